@@ -1,0 +1,49 @@
+/*
+ * norm.h — the normalizer behind the `normalized` and `word` views (SPEC §3.3).
+ *
+ * One function, applied identically to rule patterns at compile time and to
+ * texts at scan time, so that a pattern and a text that differ only by
+ * evasion (full-width, traditional characters, upper case, zero-width
+ * characters, separator noise) normalize to the same bytes.
+ *
+ * Two modes:
+ *   FD_NORM_KEEP_SEP   NFKC + full case folding + traditional→simplified +
+ *                      invisible characters removed; separators (white space,
+ *                      punctuation, symbols) are kept. Used by the `word` view
+ *                      and by regexes of the `normalized` view.
+ *   FD_NORM_STRIP_SEP  the same, and separator noise inside a word is removed
+ *                      so `炸 弹`, `b.o.m.b` read as `炸弹`, `bomb`; what counts
+ *                      as noise and what stays a break is in rules/README.md.
+ *                      Used by literals of the `normalized` view.
+ *
+ * Offsets: out->map[i] is the byte offset in the input of the first byte of
+ * the input character that produced output byte i. A match [s, e) of the
+ * output covers the input bytes [map[s], end of the char at map[e-1]).
+ *
+ * Ownership: the caller owns the fd_normbuf and reuses it across calls; it
+ * grows as needed and is freed with fd_normbuf_free(). No allocation happens
+ * once it is large enough.
+ */
+#ifndef FD_NORM_H
+#define FD_NORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum fd_norm_mode { FD_NORM_KEEP_SEP = 0, FD_NORM_STRIP_SEP = 1 } fd_norm_mode;
+
+typedef struct fd_normbuf {
+    char *text;    /* normalized UTF-8, NUL-terminated for convenience */
+    uint32_t *map; /* map[i]: input offset of output byte i (len entries) */
+    size_t len;    /* bytes in text */
+    size_t cap;    /* allocated entries of text and map */
+} fd_normbuf;
+
+void fd_normbuf_init(fd_normbuf *b);
+void fd_normbuf_free(fd_normbuf *b);
+
+/* Normalize IN (LEN bytes of valid UTF-8; the caller validates) into OUT,
+ * replacing its previous contents. Returns 0, FD_ENOMEM or FD_ETOOBIG. */
+int fd_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * ruleset.h — a compiled, immutable, reference-counted rule set.
+ *
+ * fd_ruleset_compile() turns a parsed rule list into one Hyperscan database
+ * per matching view (plus PCRE2 codes for regexes that Hyperscan can only
+ * prefilter). A rule set never changes after it is built, so any number of
+ * threads may scan with it at once, each with its own fd_scratch (scan.h).
+ *
+ * Ownership: fd_ruleset_compile() takes the contents of *rl on success
+ * (leaving *rl empty); on failure *rl is untouched and still the caller's.
+ * The new rule set has one reference; fd_ruleset_ref()/fd_ruleset_unref()
+ * are atomic and thread-safe; the last unref frees it.
+ */
+#ifndef FD_RULESET_H
+#define FD_RULESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+typedef struct fd_ruleset fd_ruleset;
+
+int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag);
+
+/* fd_rules_load_dir() + fd_ruleset_compile(). */
+int fd_ruleset_load(const char *dir, fd_ruleset **out, fd_diag *diag);
+
+fd_ruleset *fd_ruleset_ref(fd_ruleset *rs);
+void fd_ruleset_unref(fd_ruleset *rs);
+
+/* Accessors; returned pointers live as long as the rule set. */
+const fd_rulelist *fd_ruleset_rules(const fd_ruleset *rs);
+const char *fd_ruleset_version(const fd_ruleset *rs);
+size_t fd_ruleset_nrules(const fd_ruleset *rs);
+const fd_rule *fd_ruleset_rule(const fd_ruleset *rs, uint32_t idx);
+const fd_category *fd_ruleset_category(const fd_ruleset *rs, uint32_t idx);
+const char *fd_ruleset_file(const fd_ruleset *rs, uint32_t idx);
+/* Number of rules using a view (0: the view is skipped at scan time). */
+size_t fd_ruleset_view_rules(const fd_ruleset *rs, fd_view v);
+/* Wall-clock time the compile took, in milliseconds. */
+double fd_ruleset_compile_ms(const fd_ruleset *rs);
+/* Bytes of the compiled Hyperscan databases. */
+size_t fd_ruleset_db_bytes(const fd_ruleset *rs);
+
+/* The Hyperscan (vectorscan) library version string. */
+const char *fd_hs_version(void);
+
+#endif
