@@ -39,7 +39,7 @@ typedef struct fd_diag {
 void fd_diag_init(fd_diag *d);
 void fd_diag_free(fd_diag *d);
 
-/* Append "FILE:LINE: message" (or "FILE: message" when line is 0, or just
+/* Append "FILE:LINE: message" (LINE is 0 for a file-level error; just
  * the message when file is NULL). Allocation failure is swallowed: the diag
  * then simply holds fewer lines, and callers still see the error code. */
 void fd_diag_add(fd_diag *d, const char *file, unsigned line, const char *fmt, ...)

@@ -44,6 +44,7 @@ typedef struct fd_category {
 
 typedef struct fd_rule {
     char *id;          /* @id NAME, or a stable id derived from category+pattern */
+    bool named;        /* id came from @id */
     uint32_t category; /* index into fd_rulelist.cats */
     fd_action action;
     fd_view view;

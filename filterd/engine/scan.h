@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "ruleset.h"
+#include "utf8.h"
 
 /* Matches recorded per scan; beyond this they are counted in `dropped`
  * and, failing closed, still count towards the decision unsuppressed. */
@@ -52,9 +53,5 @@ void fd_scratch_free(fd_scratch *s);
  * FD_EUTF8 (text not UTF-8; result emptied), FD_ETOOBIG (over 4 GiB),
  * FD_ENOMEM or FD_EHS. */
 int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, fd_result *res);
-
-/* 1 if BUF is valid UTF-8 (no overlongs, surrogates or code points above
- * U+10FFFF), else 0. */
-int fd_utf8_valid(const char *buf, size_t len);
 
 #endif

@@ -1,0 +1,491 @@
+/*
+ * gen_normtab.c — build-time generator of the normalizer's lookup tables.
+ *
+ * Usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h
+ *
+ *   UNICODE_DIR          holds PropList.txt and DerivedCoreProperties.txt
+ *                        (Debian package unicode-data: /usr/share/unicode)
+ *   UNIHAN_VARIANTS_TXT  Unihan_Variants.txt, already decompressed
+ *
+ * For every code point the generator decides a class (word character,
+ * invisible, white space, line break, punctuation, weak or strong clause
+ * terminator; see docs/normalization.md) and an image: the UTF-8 the
+ * normalizer emits for it. The image is the fixpoint of
+ *
+ *     f(s) = t2s(NFC(strip_diacritics(NFKD(casefold(s)))))
+ *
+ * computed by libutf8proc (NFKD + full case folding, then NFC) and by the
+ * Unihan kSimplifiedVariant field (t2s: traditional → simplified, first
+ * variant listed, self-mappings skipped). This is Unicode's per-code-point
+ * NFKC_Casefold mapping plus two folds of our own (generic combining
+ * diacritics removed, traditional → simplified).
+ *
+ * Images are then sanitised so the normalizer is idempotent:
+ *   - a word character's image keeps only word code points (⑴ → "1",
+ *     ㏂ "a.m." → "am", ™ → "tm");
+ *   - a separator's image keeps only punctuation/symbol code points
+ *     (¨ → "" rather than " ̈");
+ * and the generator checks that every code point of every image maps to
+ * itself with a compatible class, failing the build otherwise.
+ *
+ * Output: a two-stage table (code point >> SHIFT → block, block → 16-bit
+ * entry index), a table of distinct 32-bit entries, the image pool, and
+ * 128-entry ASCII tables for the fast path. SHIFT is chosen to minimise the
+ * total size.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define NCP 0x110000
+#define MAX_IMG_CPS 64   /* code points in one image, generously */
+#define MAX_IMG_BYTES 63 /* must fit the 6-bit length field of an entry */
+
+/* Keep in sync with the enum written to normtab.h (it is written from here). */
+enum { C_WORD, C_INVIS, C_SPACE, C_NL, C_PUNCT, C_TERM, C_BREAK, C_NCLASS };
+static const char *const class_names[C_NCLASS] = {"FD_NC_WORD", "FD_NC_INVIS", "FD_NC_SPACE",
+                                                  "FD_NC_NL",   "FD_NC_PUNCT", "FD_NC_TERM",
+                                                  "FD_NC_BREAK"};
+
+static uint8_t *is_di;   /* Default_Ignorable_Code_Point */
+static uint8_t *is_ws;   /* White_Space */
+static uint8_t *is_term; /* Terminal_Punctuation */
+static int32_t *t2s;     /* kSimplifiedVariant (first, non-self) or -1 */
+
+typedef struct image {
+    int32_t cp[MAX_IMG_CPS];
+    int n;
+} image;
+
+static uint8_t cls[NCP];
+static image *img; /* final image per code point */
+
+static void die(const char *fmt, const char *arg) {
+    fprintf(stderr, "gen_normtab: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void *xcalloc(size_t n, size_t sz) {
+    void *p = calloc(n, sz);
+    if (!p) die("%s", "out of memory");
+    return p;
+}
+
+/* Set FLAGS[cp] for every code point listed with property PROP in a UCD
+ * file of the "XXXX..YYYY ; Property # comment" form. */
+static void load_prop(const char *path, const char *prop, uint8_t *flags) {
+    FILE *f = fopen(path, "r");
+    if (!f) die("cannot open %s", path);
+    char line[1024];
+    size_t plen = strlen(prop);
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char *semi = strchr(line, ';');
+        if (!semi) continue;
+        char *p = semi + 1;
+        while (*p == ' ') p++;
+        if (strncmp(p, prop, plen) != 0 || (p[plen] != ' ' && p[plen] != '#' && p[plen] != '\n'))
+            continue;
+        unsigned long lo, hi;
+        char *end;
+        lo = strtoul(line, &end, 16);
+        hi = lo;
+        if (end[0] == '.' && end[1] == '.') hi = strtoul(end + 2, NULL, 16);
+        if (hi >= NCP || lo > hi) die("bad range in %s", path);
+        for (unsigned long c = lo; c <= hi; c++) flags[c] = 1;
+        found++;
+    }
+    fclose(f);
+    if (!found) die("property not found in %s", path);
+}
+
+/* Fill t2s[] from the kSimplifiedVariant lines of Unihan_Variants.txt:
+ * "U+5F48<TAB>kSimplifiedVariant<TAB>U+5F39 [U+....]". Only the first
+ * variant is used; a first variant equal to the character itself means the
+ * character is also a simplified form in its own right (乾 in 乾坤), so it
+ * is left alone. */
+static void load_unihan(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) die("cannot open %s", path);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "U+", 2) != 0) continue;
+        char *tab = strchr(line, '\t');
+        if (!tab || strncmp(tab + 1, "kSimplifiedVariant\t", 19) != 0) continue;
+        long from = strtol(line + 2, NULL, 16);
+        char *v = tab + 1 + 19;
+        if (strncmp(v, "U+", 2) != 0) die("bad kSimplifiedVariant line in %s", path);
+        long to = strtol(v + 2, NULL, 16);
+        if (from <= 0 || from >= NCP || to <= 0 || to >= NCP) die("bad code point in %s", path);
+        if (to != from) t2s[from] = (int32_t)to;
+        n++;
+    }
+    fclose(f);
+    if (n < 1000) die("too few kSimplifiedVariant entries in %s", path);
+}
+
+/* Combining marks that only decorate a letter (accents, strokes, enclosing
+ * keycaps): the blocks Combining Diacritical Marks (+ Extended, +
+ * Supplement), Combining Diacritical Marks for Symbols, Combining Half
+ * Marks. Script-specific marks (Devanagari vowel signs, Arabic harakat,
+ * Hebrew points, Thai) are kept: they carry meaning. */
+static int generic_diacritic(int32_t c) {
+    return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) ||
+           (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF) ||
+           (c >= 0xFE20 && c <= 0xFE2F);
+}
+
+static int is_line_break(int32_t c) {
+    return (c >= 0x0A && c <= 0x0D) || c == 0x85 || c == 0x2028 || c == 0x2029;
+}
+
+/* Run utf8proc over a code point sequence (UTF-32 in and out). */
+static void map32(image *m, utf8proc_option_t opt) {
+    utf8proc_uint8_t in[MAX_IMG_CPS * 4 + 1];
+    utf8proc_ssize_t k = 0;
+    for (int i = 0; i < m->n; i++) k += utf8proc_encode_char(m->cp[i], in + k);
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t r = utf8proc_map(in, k, &out, opt);
+    if (r < 0) die("utf8proc_map: %s", utf8proc_errmsg(r));
+    m->n = 0;
+    for (utf8proc_ssize_t i = 0; i < r;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t l = utf8proc_iterate(out + i, r - i, &c);
+        if (l <= 0) die("%s", "utf8proc_iterate failed");
+        if (m->n == MAX_IMG_CPS) die("%s", "image too long");
+        m->cp[m->n++] = c;
+        i += l;
+    }
+    free(out);
+}
+
+/* One application of f (see the file comment). */
+static void f_once(image *m) {
+    map32(m, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD);
+    int k = 0;
+    for (int i = 0; i < m->n; i++)
+        if (!generic_diacritic(m->cp[i])) m->cp[k++] = m->cp[i];
+    m->n = k;
+    map32(m, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    for (int i = 0; i < m->n; i++)
+        if (t2s[m->cp[i]] >= 0) m->cp[i] = t2s[m->cp[i]];
+}
+
+static int same(const image *a, const image *b) {
+    return a->n == b->n && memcmp(a->cp, b->cp, sizeof(int32_t) * (size_t)a->n) == 0;
+}
+
+/* Iterate f to its fixpoint. kSimplifiedVariant has a few chains (A→B→C)
+ * and in principle could have cycles; a cycle is broken deterministically
+ * by stopping after a bounded number of rounds, and the idempotence check
+ * in main() then rejects the result, so a cycle fails the build loudly. */
+static void fixpoint(int32_t c, image *out) {
+    out->n = 1;
+    out->cp[0] = c;
+    for (int round = 0; round < 8; round++) {
+        image next = *out;
+        f_once(&next);
+        if (same(&next, out)) return;
+        *out = next;
+    }
+}
+
+/* Coarse class of a code point from its general category alone. */
+enum { B_WORD, B_SEP, B_OTHER };
+static int base_of(int32_t c) {
+    switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO: case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_CN:
+        return B_WORD;
+    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO:
+        return B_SEP;
+    default:
+        return B_OTHER; /* Z*, Cc, Cf, Cs */
+    }
+}
+
+/* Decide class and image of code point C (see docs/normalization.md). */
+static void classify(int32_t c) {
+    image *m = &img[c];
+    m->n = 1;
+    m->cp[0] = c;
+    if (is_line_break(c)) { cls[c] = C_NL; return; }
+    if (is_di[c]) { cls[c] = C_INVIS; m->n = 0; return; }
+    if (is_ws[c]) { cls[c] = C_SPACE; return; }
+    int base = base_of(c);
+    if (base == B_OTHER) { cls[c] = C_INVIS; m->n = 0; return; }
+    if (generic_diacritic(c)) { cls[c] = C_INVIS; m->n = 0; return; }
+
+    image fx;
+    fixpoint(c, &fx);
+    image word = {.n = 0}, sep = {.n = 0};
+    for (int i = 0; i < fx.n; i++) {
+        int b = base_of(fx.cp[i]);
+        if (b == B_WORD && !is_di[fx.cp[i]]) word.cp[word.n++] = fx.cp[i];
+        else if (b == B_SEP) sep.cp[sep.n++] = fx.cp[i];
+    }
+    if (word.n > 0) { cls[c] = C_WORD; *m = word; return; }
+    if (sep.n > 0 || base == B_SEP) {
+        *m = sep;
+        if (!is_term[c]) cls[c] = C_PUNCT;
+        /* A terminator that is (or folds from) a wide character is CJK
+         * punctuation: 。，、！？；： and the small/half-width forms. */
+        else if (utf8proc_charwidth(c) == 2 ||
+                 (fx.n == 1 && fx.cp[0] != c && utf8proc_charwidth(fx.cp[0]) == 2))
+            cls[c] = C_BREAK;
+        else
+            cls[c] = C_TERM;
+        /* ｡ and ､ fold to 。 and 、 but are half-width themselves. */
+        if (c >= 0xFF61 && c <= 0xFF64 && is_term[c]) cls[c] = C_BREAK;
+        return;
+    }
+    cls[c] = C_INVIS; /* a letter-category code point whose image vanished */
+    m->n = 0;
+}
+
+static int encode(const image *m, char *buf) {
+    int k = 0;
+    for (int i = 0; i < m->n; i++) k += (int)utf8proc_encode_char(m->cp[i], (utf8proc_uint8_t *)buf + k);
+    return k;
+}
+
+static int is_identity(int32_t c) { return img[c].n == 1 && img[c].cp[0] == c; }
+
+/* Idempotence: every code point an image contains must map to itself, and
+ * must have a class compatible with the one it came from (word images hold
+ * word characters, separator images hold separators). */
+static void check_idempotent(void) {
+    int bad = 0;
+    for (int32_t c = 0; c < NCP; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        for (int i = 0; i < img[c].n; i++) {
+            int32_t d = img[c].cp[i];
+            int ok = is_identity(d);
+            if (cls[c] == C_WORD) ok = ok && cls[d] == C_WORD;
+            else if (cls[c] == C_PUNCT || cls[c] == C_TERM || cls[c] == C_BREAK)
+                ok = ok && (cls[d] == C_PUNCT || cls[d] == C_TERM || cls[d] == C_BREAK);
+            if (!ok) {
+                if (bad++ < 20)
+                    fprintf(stderr, "gen_normtab: not idempotent: U+%04X -> U+%04X (class %d -> %d)\n",
+                            (unsigned)c, (unsigned)d, cls[c], cls[d]);
+            }
+        }
+    }
+    if (bad) die("%s", "the tables would not be idempotent");
+}
+
+/* Split EIDX (one 16-bit entry index per code point) into blocks of
+ * 2^SHIFT code points and share identical blocks. Returns the number of
+ * distinct blocks; when STAGE1/STAGE2 are given, fills them. */
+static size_t dedup_blocks(const uint16_t *eidx, int shift, uint16_t *stage1, uint16_t *stage2) {
+    size_t bs = (size_t)1 << shift, nb1 = NCP >> shift, nblocks = 0;
+    size_t hcap = 1 << 18;
+    int32_t *first = xcalloc(hcap, sizeof *first); /* hash → first block number with it */
+    size_t *blockno = xcalloc(nb1, sizeof *blockno);
+    for (size_t i = 0; i < hcap; i++) first[i] = -1;
+    for (size_t b = 0; b < nb1; b++) {
+        const uint16_t *blk = eidx + b * bs;
+        uint64_t hv = 1469598103934665603ull;
+        for (size_t j = 0; j < bs; j++) hv = (hv ^ blk[j]) * 1099511628211ull;
+        size_t hpos = (size_t)(hv & (hcap - 1));
+        size_t found = SIZE_MAX;
+        while (first[hpos] >= 0) {
+            size_t ob = (size_t)first[hpos];
+            if (memcmp(eidx + ob * bs, blk, bs * 2) == 0) { found = blockno[ob]; break; }
+            hpos = (hpos + 1) & (hcap - 1);
+        }
+        if (found == SIZE_MAX) {
+            first[hpos] = (int32_t)b;
+            found = nblocks++;
+            if (stage2) memcpy(stage2 + found * bs, blk, bs * 2);
+        }
+        blockno[b] = found;
+        if (found > 0xFFFF) die("%s", "too many blocks");
+        if (stage1) stage1[b] = (uint16_t)found;
+    }
+    free(first);
+    free(blockno);
+    return nblocks;
+}
+
+static void emit_array_u16(FILE *f, const char *name, const uint16_t *a, size_t n) {
+    fprintf(f, "const uint16_t %s[%zu] = {", name, n);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%s%u,", i % 16 ? "" : "\n", a[i]);
+    fprintf(f, "\n};\n\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5) die("%s", "usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h");
+    char path[4096];
+    is_di = xcalloc(NCP, 1);
+    is_ws = xcalloc(NCP, 1);
+    is_term = xcalloc(NCP, 1);
+    t2s = xcalloc(NCP, sizeof *t2s);
+    img = xcalloc(NCP, sizeof *img);
+    for (int32_t c = 0; c < NCP; c++) t2s[c] = -1;
+    snprintf(path, sizeof path, "%s/DerivedCoreProperties.txt", argv[1]);
+    load_prop(path, "Default_Ignorable_Code_Point", is_di);
+    snprintf(path, sizeof path, "%s/PropList.txt", argv[1]);
+    load_prop(path, "White_Space", is_ws);
+    load_prop(path, "Terminal_Punctuation", is_term);
+    load_unihan(argv[2]);
+
+    for (int32_t c = 0; c < NCP; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF) { cls[c] = C_INVIS; img[c].n = 0; continue; }
+        classify(c);
+    }
+    /* The STRIP_SEP break byte is '\n': nothing but a line break may map
+     * to it, and no image may contain it. */
+    for (int32_t c = 0; c < NCP; c++)
+        for (int i = 0; i < img[c].n; i++)
+            if (img[c].cp[i] == '\n' && c != '\n') die("%s", "an image contains the break byte");
+    check_idempotent();
+
+    /* Entries: class | mapped << 3 | len << 4 | pool offset << 10.
+     * Unmapped (identity) entries copy the input bytes. */
+    static char pool[1 << 20];
+    size_t pool_len = 0;
+    uint32_t *entry_of = xcalloc(NCP, sizeof *entry_of);
+    int max_img = 4;
+    for (int32_t c = 0; c < NCP; c++) {
+        uint32_t e = cls[c];
+        int mapped = !is_identity(c) && cls[c] != C_INVIS && cls[c] != C_SPACE && cls[c] != C_NL;
+        if (mapped) {
+            char buf[MAX_IMG_CPS * 4];
+            int k = encode(&img[c], buf);
+            if (k > MAX_IMG_BYTES) die("%s", "image too long for the entry format");
+            if (k > max_img) max_img = k;
+            /* Share identical images (many trad. characters map alike). */
+            char *hit = NULL;
+            if (k > 0) {
+                for (char *p = pool; p + k <= pool + pool_len; p++) {
+                    p = memchr(p, buf[0], (size_t)(pool + pool_len - p));
+                    if (!p || p + k > pool + pool_len) break;
+                    if (memcmp(p, buf, (size_t)k) == 0) { hit = p; break; }
+                }
+            }
+            size_t off;
+            if (hit) off = (size_t)(hit - pool);
+            else {
+                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 22)) die("%s", "pool full");
+                off = pool_len;
+                memcpy(pool + pool_len, buf, (size_t)k);
+                pool_len += (size_t)k;
+            }
+            e |= 1u << 3 | (uint32_t)k << 4 | (uint32_t)off << 10;
+        }
+        entry_of[c] = e;
+    }
+
+    /* Distinct entries → 16-bit indices. */
+    uint32_t *entries = xcalloc(65536, sizeof *entries);
+    size_t nentries = 0;
+    uint16_t *eidx = xcalloc(NCP, sizeof *eidx);
+    {
+        /* open-addressing hash of entry value → index */
+        size_t hcap = 1 << 17;
+        uint32_t *hkey = xcalloc(hcap, sizeof *hkey);
+        int32_t *hval = xcalloc(hcap, sizeof *hval);
+        for (size_t i = 0; i < hcap; i++) hval[i] = -1;
+        for (int32_t c = 0; c < NCP; c++) {
+            uint32_t e = entry_of[c];
+            size_t h = (e * 2654435761u) & (hcap - 1);
+            while (hval[h] >= 0 && hkey[h] != e) h = (h + 1) & (hcap - 1);
+            if (hval[h] < 0) {
+                if (nentries == 65536) die("%s", "too many distinct entries");
+                hkey[h] = e;
+                hval[h] = (int32_t)nentries;
+                entries[nentries++] = e;
+            }
+            eidx[c] = (uint16_t)hval[h];
+        }
+        free(hkey);
+        free(hval);
+    }
+
+    /* Two stages: choose the block size that minimises the total size. */
+    int best_shift = 0;
+    size_t best_size = SIZE_MAX;
+    for (int shift = 4; shift <= 9; shift++) {
+        size_t nblocks = dedup_blocks(eidx, shift, NULL, NULL);
+        size_t size = (NCP >> shift) * 2 + (nblocks << shift) * 2;
+        if (size < best_size) { best_size = size; best_shift = shift; }
+    }
+    size_t bs = (size_t)1 << best_shift, nb1 = NCP >> best_shift;
+    uint16_t *stage1 = xcalloc(nb1, sizeof *stage1);
+    uint16_t *stage2 = xcalloc(NCP, sizeof *stage2);
+    size_t nblocks = dedup_blocks(eidx, best_shift, stage1, stage2);
+
+    FILE *h = fopen(argv[4], "w");
+    if (!h) die("cannot write %s", argv[4]);
+    fprintf(h,
+            "/* normtab.h — generated by gen_normtab from Unicode %s data (libutf8proc %s,\n"
+            " * PropList.txt, DerivedCoreProperties.txt, Unihan kSimplifiedVariant). Do not edit. */\n"
+            "#ifndef FD_NORMTAB_H\n#define FD_NORMTAB_H\n\n#include <stdint.h>\n\n",
+            utf8proc_unicode_version(), utf8proc_version());
+    fprintf(h, "#define FD_NT_UNICODE_VERSION \"%s\"\n", utf8proc_unicode_version());
+    fprintf(h, "#define FD_NT_SHIFT %d\n", best_shift);
+    fprintf(h, "#define FD_NT_MAX_IMAGE %d /* longest image in bytes (>= 4) */\n", max_img);
+    fprintf(h, "#define FD_NT_NENTRIES %zu\n\n", nentries);
+    fprintf(h, "/* Character classes (docs/normalization.md). */\nenum {\n");
+    for (int i = 0; i < C_NCLASS; i++) fprintf(h, "    %s = %d,\n", class_names[i], i);
+    fprintf(h, "};\n\n");
+    fprintf(h,
+            "/* Entry: bits 0-2 class, bit 3 mapped (else the input bytes are copied),\n"
+            " * bits 4-9 image length, bits 10-31 offset of the image in fd_nt_pool. */\n"
+            "#define FD_NT_CLASS(e) ((e) & 7u)\n#define FD_NT_MAPPED(e) (((e) >> 3) & 1u)\n"
+            "#define FD_NT_LEN(e) (((e) >> 4) & 63u)\n#define FD_NT_OFF(e) ((e) >> 10)\n\n");
+    fprintf(h, "extern const uint8_t fd_nt_ascii_class[128];\n");
+    fprintf(h, "extern const char fd_nt_ascii_image[128];\n");
+    fprintf(h, "extern const uint16_t fd_nt_stage1[%zu];\n", nb1);
+    fprintf(h, "extern const uint16_t fd_nt_stage2[%zu];\n", nblocks * bs);
+    fprintf(h, "extern const uint32_t fd_nt_entries[%zu];\n", nentries);
+    fprintf(h, "extern const char fd_nt_pool[%zu];\n\n", pool_len + 1);
+    fprintf(h,
+            "static inline uint32_t fd_nt_lookup(uint32_t cp) {\n"
+            "    return fd_nt_entries[fd_nt_stage2[((uint32_t)fd_nt_stage1[cp >> FD_NT_SHIFT] << FD_NT_SHIFT) |\n"
+            "                                      (cp & ((1u << FD_NT_SHIFT) - 1))]];\n}\n\n#endif\n");
+    if (fclose(h) != 0) die("cannot write %s", argv[4]);
+
+    FILE *o = fopen(argv[3], "w");
+    if (!o) die("cannot write %s", argv[3]);
+    fprintf(o, "/* normtab.c — generated by gen_normtab. Do not edit. */\n#include \"normtab.h\"\n\n");
+    fprintf(o, "const uint8_t fd_nt_ascii_class[128] = {");
+    for (int c = 0; c < 128; c++) fprintf(o, "%s%d,", c % 16 ? "" : "\n", cls[c]);
+    fprintf(o, "\n};\n\n/* ASCII image: one byte (letters folded to lower case). */\n");
+    fprintf(o, "const char fd_nt_ascii_image[128] = {");
+    for (int c = 0; c < 128; c++) {
+        int b = img[c].n == 1 ? img[c].cp[0] : c;
+        if (b >= 128) die("%s", "an ASCII image is not ASCII");
+        fprintf(o, "%s%d,", c % 16 ? "" : "\n", b);
+    }
+    fprintf(o, "\n};\n\n");
+    emit_array_u16(o, "fd_nt_stage1", stage1, nb1);
+    emit_array_u16(o, "fd_nt_stage2", stage2, nblocks * bs);
+    fprintf(o, "const uint32_t fd_nt_entries[%zu] = {", nentries);
+    for (size_t i = 0; i < nentries; i++) fprintf(o, "%s%uu,", i % 8 ? "" : "\n", entries[i]);
+    fprintf(o, "\n};\n\nconst char fd_nt_pool[%zu] = {", pool_len + 1);
+    for (size_t i = 0; i < pool_len; i++) fprintf(o, "%s%d,", i % 16 ? "" : "\n", (signed char)pool[i]);
+    fprintf(o, "0\n};\n");
+    if (fclose(o) != 0) die("cannot write %s", argv[3]);
+
+    fprintf(stderr,
+            "gen_normtab: Unicode %s, %zu entries, shift %d, %zu blocks, pool %zu bytes, "
+            "tables %zu bytes\n",
+            utf8proc_unicode_version(), nentries, best_shift, nblocks, pool_len,
+            best_size + nentries * 4 + pool_len);
+    return 0;
+}

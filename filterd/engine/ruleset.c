@@ -1,0 +1,388 @@
+/*
+ * ruleset.c — compile a rule list into Hyperscan databases.
+ *
+ * All rules that scan the same buffer go into one database, whatever their
+ * category or action: one pass over the text finds every match. Regexes that
+ * Hyperscan cannot run exactly (back-references, look-around) are compiled
+ * with HS_FLAG_PREFILTER, so Hyperscan only nominates candidates, and are
+ * confirmed with PCRE2 at scan time.
+ */
+#include "ruleset_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* PCRE2 limits for confirming prefiltered regexes: a hostile text must not
+ * make one request take seconds (catastrophic backtracking). */
+#define FD_PCRE2_MATCH_LIMIT 1000000u
+#define FD_PCRE2_DEPTH_LIMIT 10000u
+
+const char *fd_hs_version(void)
+{
+    return hs_version();
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static enum fd_buf buf_of(const fd_rule *r)
+{
+    if (r->view == FD_VIEW_RAW)
+        return FD_BUF_RAW;
+    if (r->view == FD_VIEW_NORMALIZED && !r->regex)
+        return FD_BUF_STRIP;
+    return FD_BUF_KEEP;
+}
+
+/* A literal as a Hyperscan expression: every byte hex-escaped, so no byte
+ * is ever read as regex syntax. Without HS_FLAG_UTF8, \xNN is a byte. */
+static char *literal_expr(const char *s, size_t l)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *e = malloc(4 * l + 1), *p = e;
+    if (!e)
+        return NULL;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)s[i];
+        *p++ = '\\';
+        *p++ = 'x';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 15];
+    }
+    *p = '\0';
+    return e;
+}
+
+static unsigned hs_flags_of(const fd_rule *r, enum fd_buf b)
+{
+    unsigned f = 0;
+    if (!r->regex) {
+        /* Until the normalizer folds case, normalized literals match
+         * ASCII case-insensitively. */
+        return b == FD_BUF_RAW ? 0 : HS_FLAG_CASELESS;
+    }
+    f = HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST;
+    if (r->rx_flags & FD_RX_CASELESS)
+        f |= HS_FLAG_CASELESS;
+    if (r->rx_flags & FD_RX_DOTALL)
+        f |= HS_FLAG_DOTALL;
+    if (r->rx_flags & FD_RX_MULTILINE)
+        f |= HS_FLAG_MULTILINE;
+    if (b != FD_BUF_RAW)
+        f |= HS_FLAG_UCP | HS_FLAG_CASELESS; /* normalized text is case-folded */
+    return f;
+}
+
+/* Compile the exact regex of a prefiltered rule with PCRE2 (JIT). Also
+ * rejects a regex that can match the empty string. */
+static int compile_pcre2(fd_rinfo *ri, const fd_rule *r, const char *fname, fd_diag *diag)
+{
+    uint32_t opts = PCRE2_UTF | PCRE2_NO_UTF_CHECK;
+    if (r->rx_flags & FD_RX_CASELESS)
+        opts |= PCRE2_CASELESS;
+    if (r->rx_flags & FD_RX_DOTALL)
+        opts |= PCRE2_DOTALL;
+    if (r->rx_flags & FD_RX_MULTILINE)
+        opts |= PCRE2_MULTILINE;
+    if (r->view != FD_VIEW_RAW)
+        opts |= PCRE2_UCP | PCRE2_CASELESS;
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)r->pattern, r->pattern_len, opts, &ec, &eo, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        fd_diag_add(diag, fname, r->line, "bad regex: %s at offset %zu", (char *)msg, (size_t)eo);
+        return FD_ERULES;
+    }
+    uint32_t minlen = 0;
+    pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &minlen);
+    if (minlen == 0) {
+        /* MINLENGTH is a lower bound; 0 means it may match the empty string. */
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        int rc = md ? pcre2_match(re, (PCRE2_SPTR) "", 0, 0, 0, md, NULL) : -1;
+        pcre2_match_data_free(md);
+        if (rc >= 0) {
+            fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
+            pcre2_code_free(re);
+            return FD_ERULES;
+        }
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    ri->re = re;
+    return 0;
+}
+
+/*
+ * Check one regex and decide how it runs: exactly in Hyperscan (with
+ * leftmost start of match), or prefiltered and confirmed by PCRE2. A regex
+ * that matches the empty string, or that neither engine accepts, is an error.
+ */
+static int classify_regex(fd_rinfo *ri, const fd_rule *r, unsigned *flags, const char *fname,
+                          fd_diag *diag)
+{
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *ce = NULL;
+    if (hs_expression_info(r->pattern, *flags, &info, &ce) == HS_SUCCESS) {
+        int empty = info->min_width == 0;
+        free(info);
+        if (empty) {
+            fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
+            return FD_ERULES;
+        }
+        return 0;
+    }
+    char hsmsg[256];
+    snprintf(hsmsg, sizeof hsmsg, "%s", ce->message);
+    hs_free_compile_error(ce);
+
+    unsigned pf = (*flags & ~(unsigned)HS_FLAG_SOM_LEFTMOST) | HS_FLAG_PREFILTER;
+    if (hs_expression_info(r->pattern, pf, &info, &ce) != HS_SUCCESS) {
+        hs_free_compile_error(ce);
+        /* Let PCRE2 word the error if it also rejects the regex. */
+        if (compile_pcre2(ri, r, fname, diag))
+            return FD_ERULES;
+        pcre2_code_free(ri->re);
+        ri->re = NULL;
+        fd_diag_add(diag, fname, r->line, "regex not supported: %s", hsmsg);
+        return FD_ERULES;
+    }
+    free(info);
+    if (compile_pcre2(ri, r, fname, diag))
+        return FD_ERULES;
+    ri->flags |= FD_RI_PREFILTER;
+    *flags = pf | HS_FLAG_SINGLEMATCH; /* one candidate is enough to run PCRE2 */
+    return 0;
+}
+
+/* The expressions of one database, parallel arrays for hs_compile_multi. */
+typedef struct exprs {
+    char **expr;
+    unsigned *flags;
+    unsigned *ids;
+    size_t n;
+} exprs;
+
+static void exprs_free(exprs *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->expr[i]);
+    free(e->expr);
+    free(e->flags);
+    free(e->ids);
+}
+
+/*
+ * Compile one database. If Hyperscan rejects a regex only in the combined
+ * compile (SOM on a pattern too large for it), that regex falls back to the
+ * prefilter path and the compile is retried.
+ */
+static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
+{
+    for (int attempt = 0; attempt < 64; attempt++) {
+        hs_compile_error_t *ce = NULL;
+        hs_database_t *db = NULL;
+        hs_error_t err = hs_compile_multi((const char *const *)e->expr, e->flags, e->ids,
+                                          (unsigned)e->n, HS_MODE_BLOCK, NULL, &db, &ce);
+        if (err == HS_SUCCESS) {
+            rs->db[b] = db;
+            size_t sz = 0;
+            if (hs_database_size(db, &sz) == HS_SUCCESS)
+                rs->db_bytes += sz;
+            return 0;
+        }
+        int k = ce ? ce->expression : -1;
+        if (k >= 0 && (size_t)k < e->n) {
+            uint32_t ridx = e->ids[k];
+            const fd_rule *r = &rs->rl.rules[ridx];
+            fd_rinfo *ri = &rs->ri[ridx];
+            const char *fname = rs->rl.files[r->file];
+            if (r->regex && !(ri->flags & FD_RI_PREFILTER)) {
+                hs_free_compile_error(ce);
+                if (compile_pcre2(ri, r, fname, diag))
+                    return FD_ERULES;
+                ri->flags |= FD_RI_PREFILTER;
+                e->flags[k] = (e->flags[k] & ~(unsigned)HS_FLAG_SOM_LEFTMOST) |
+                              HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
+                rs->nprefilter++;
+                continue;
+            }
+            fd_diag_add(diag, fname, r->line, "cannot compile: %s", ce->message);
+        } else {
+            fd_diag_add(diag, NULL, 0, "Hyperscan compile failed (%s view): %s",
+                        b == FD_BUF_RAW ? "raw" : b == FD_BUF_KEEP ? "word/regex" : "normalized",
+                        ce ? ce->message : "unknown error");
+        }
+        hs_free_compile_error(ce);
+        return FD_ERULES;
+    }
+    fd_diag_add(diag, NULL, 0, "Hyperscan compile failed: too many regexes need prefiltering");
+    return FD_ERULES;
+}
+
+static void ruleset_free(fd_ruleset *rs)
+{
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        hs_free_database(rs->db[b]);
+    if (rs->ri)
+        for (size_t i = 0; i < rs->rl.nrules; i++)
+            pcre2_code_free(rs->ri[i].re);
+    free(rs->ri);
+    fd_rulelist_free(&rs->rl);
+    free(rs);
+}
+
+/*
+ * Build the rule set. Every rule is checked first (so all errors are
+ * reported together, FILE:LINE each), then one database per buffer is
+ * compiled.
+ */
+int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
+{
+    double t0 = now_ms();
+    fd_ruleset *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return FD_ENOMEM;
+    atomic_init(&rs->refs, 1);
+    size_t n = rl->nrules;
+    rs->ri = calloc(n ? n : 1, sizeof *rs->ri);
+    exprs ex[FD_BUF_MAX] = {{0}};
+    int err = 0;
+    for (int b = 0; b < FD_BUF_MAX && rs->ri; b++) {
+        ex[b].expr = calloc(n ? n : 1, sizeof(char *));
+        ex[b].flags = calloc(n ? n : 1, sizeof(unsigned));
+        ex[b].ids = calloc(n ? n : 1, sizeof(unsigned));
+        if (!ex[b].expr || !ex[b].flags || !ex[b].ids)
+            err = FD_ENOMEM;
+    }
+    if (!rs->ri)
+        err = FD_ENOMEM;
+    /* Borrow the rules while compiling; they move in only on success. */
+    rs->rl = *rl;
+
+    for (size_t i = 0; i < n && !err; i++) {
+        const fd_rule *r = &rl->rules[i];
+        fd_rinfo *ri = &rs->ri[i];
+        enum fd_buf b = buf_of(r);
+        unsigned flags = hs_flags_of(r, b);
+        const char *fname = rl->files[r->file];
+        ri->buf = (uint8_t)b;
+        ri->action = (uint8_t)r->action;
+        if (r->view == FD_VIEW_WORD)
+            ri->flags |= FD_RI_WORD;
+        char *expr;
+        if (r->regex) {
+            if (classify_regex(ri, r, &flags, fname, diag)) {
+                err = FD_ERULES;
+                continue;
+            }
+            if (ri->flags & FD_RI_PREFILTER)
+                rs->nprefilter++;
+            expr = strdup(r->pattern);
+        } else {
+            ri->flags |= FD_RI_LITERAL;
+            ri->len = (uint32_t)r->pattern_len;
+            expr = literal_expr(r->pattern, r->pattern_len);
+        }
+        if (!expr) {
+            err = FD_ENOMEM;
+            break;
+        }
+        exprs *e = &ex[b];
+        e->expr[e->n] = expr;
+        e->flags[e->n] = flags;
+        e->ids[e->n] = (unsigned)i;
+        e->n++;
+        rs->buf_rules[b]++;
+        rs->view_rules[r->view]++;
+    }
+    for (int b = 0; b < FD_BUF_MAX && !err; b++)
+        if (ex[b].n)
+            err = compile_db(rs, &ex[b], (enum fd_buf)b, diag);
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        exprs_free(&ex[b]);
+
+    if (err) {
+        fd_rulelist_init(&rs->rl); /* still the caller's */
+        ruleset_free(rs);
+        return err;
+    }
+    fd_rulelist_init(rl);
+    rs->compile_ms = now_ms() - t0;
+    *out = rs;
+    return 0;
+}
+
+int fd_ruleset_load(const char *dir, fd_ruleset **out, fd_diag *diag)
+{
+    fd_rulelist rl;
+    int r = fd_rules_load_dir(dir, &rl, diag);
+    if (r)
+        return r;
+    r = fd_ruleset_compile(&rl, out, diag);
+    fd_rulelist_free(&rl);
+    return r;
+}
+
+fd_ruleset *fd_ruleset_ref(fd_ruleset *rs)
+{
+    atomic_fetch_add_explicit(&rs->refs, 1, memory_order_relaxed);
+    return rs;
+}
+
+void fd_ruleset_unref(fd_ruleset *rs)
+{
+    if (rs && atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_acq_rel) == 1)
+        ruleset_free(rs);
+}
+
+const fd_rulelist *fd_ruleset_rules(const fd_ruleset *rs)
+{
+    return &rs->rl;
+}
+
+const char *fd_ruleset_version(const fd_ruleset *rs)
+{
+    return rs->rl.version;
+}
+
+size_t fd_ruleset_nrules(const fd_ruleset *rs)
+{
+    return rs->rl.nrules;
+}
+
+const fd_rule *fd_ruleset_rule(const fd_ruleset *rs, uint32_t idx)
+{
+    return idx < rs->rl.nrules ? &rs->rl.rules[idx] : NULL;
+}
+
+const fd_category *fd_ruleset_category(const fd_ruleset *rs, uint32_t idx)
+{
+    return idx < rs->rl.ncats ? &rs->rl.cats[idx] : NULL;
+}
+
+const char *fd_ruleset_file(const fd_ruleset *rs, uint32_t idx)
+{
+    return idx < rs->rl.nfiles ? rs->rl.files[idx] : NULL;
+}
+
+size_t fd_ruleset_view_rules(const fd_ruleset *rs, fd_view v)
+{
+    return (unsigned)v < FD_VIEW_MAX ? rs->view_rules[v] : 0;
+}
+
+double fd_ruleset_compile_ms(const fd_ruleset *rs)
+{
+    return rs->compile_ms;
+}
+
+size_t fd_ruleset_db_bytes(const fd_ruleset *rs)
+{
+    return rs->db_bytes;
+}

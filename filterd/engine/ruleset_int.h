@@ -1,0 +1,49 @@
+/*
+ * ruleset_int.h — the inside of an fd_ruleset, shared by ruleset.c (which
+ * builds it) and scan.c (which reads it). Not a public header.
+ */
+#ifndef FD_RULESET_INT_H
+#define FD_RULESET_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs.h>
+#include <pcre2.h>
+#include <stdatomic.h>
+
+#include "ruleset.h"
+
+/*
+ * The text buffers a scan produces, one Hyperscan database each:
+ *   RAW    the original bytes           <- `raw` rules
+ *   KEEP   normalized, separators kept  <- `word` rules, `normalized` regexes
+ *   STRIP  normalized, noise removed    <- `normalized` literals
+ * A buffer no rule uses is never built (its database is NULL).
+ */
+enum fd_buf { FD_BUF_RAW = 0, FD_BUF_KEEP = 1, FD_BUF_STRIP = 2, FD_BUF_MAX = 3 };
+
+#define FD_RI_LITERAL   0x1u /* start = end - len */
+#define FD_RI_WORD      0x2u /* must start and end on a word boundary */
+#define FD_RI_PREFILTER 0x4u /* a Hyperscan hit is only a candidate: confirm with PCRE2 */
+
+/* What the scan needs to know of each rule, by rule index. */
+typedef struct fd_rinfo {
+    uint32_t len;     /* literal length in its buffer (FD_RI_LITERAL) */
+    uint8_t buf;      /* enum fd_buf */
+    uint8_t flags;    /* FD_RI_* */
+    uint8_t action;   /* fd_action */
+    pcre2_code *re;   /* FD_RI_PREFILTER: the exact regex */
+} fd_rinfo;
+
+struct fd_ruleset {
+    atomic_int refs;
+    fd_rulelist rl;
+    fd_rinfo *ri; /* rl.nrules entries */
+    hs_database_t *db[FD_BUF_MAX];
+    size_t buf_rules[FD_BUF_MAX];
+    size_t view_rules[FD_VIEW_MAX];
+    size_t nprefilter;
+    double compile_ms;
+    size_t db_bytes;
+};
+
+#endif

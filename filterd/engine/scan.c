@@ -1,0 +1,412 @@
+/*
+ * scan.c — the hot path: validate, build the view buffers, one Hyperscan
+ * pass per buffer, confirm prefiltered regexes, map spans to the original,
+ * suppress matches inside allow spans, decide.
+ *
+ * Nothing here allocates once the scratch and the result have grown to the
+ * working size, and nothing takes a lock: the rule set is immutable and the
+ * scratch belongs to the calling thread.
+ */
+#include "scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "ruleset_int.h"
+
+struct fd_scratch {
+    hs_scratch_t *hs;
+    /* Per rule, stamped with `gen` so they never need clearing: the match
+     * index+1 of the rule's last recorded match (to merge the several end
+     * offsets Hyperscan reports for one start), and prefilter candidacy. */
+    uint32_t *last_gen;
+    uint32_t *last_idx;
+    uint32_t *cand_gen;
+    size_t nrules_cap;
+    uint32_t gen;
+    uint32_t *cand; /* prefiltered rules with a candidate this scan */
+    size_t ncand;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit;
+};
+
+void fd_result_init(fd_result *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void fd_result_free(fd_result *r)
+{
+    free(r->matches);
+    fd_result_init(r);
+}
+
+static int scratch_fit(fd_scratch *s, const fd_ruleset *rs)
+{
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        if (rs->db[b] && hs_alloc_scratch(rs->db[b], &s->hs) != HS_SUCCESS)
+            return FD_ENOMEM;
+    size_t n = rs->rl.nrules ? rs->rl.nrules : 1;
+    if (n > s->nrules_cap) {
+        uint32_t *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b), *c = calloc(n, sizeof *c),
+                 *d = calloc(n, sizeof *d);
+        if (!a || !b || !c || !d) {
+            free(a);
+            free(b);
+            free(c);
+            free(d);
+            return FD_ENOMEM;
+        }
+        free(s->last_gen);
+        free(s->last_idx);
+        free(s->cand_gen);
+        free(s->cand);
+        s->last_gen = a;
+        s->last_idx = b;
+        s->cand_gen = c;
+        s->cand = d;
+        s->nrules_cap = n;
+        s->gen = 0;
+    }
+    return 0;
+}
+
+int fd_scratch_new(const fd_ruleset *rs, fd_scratch **out)
+{
+    fd_scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return FD_ENOMEM;
+    s->md = pcre2_match_data_create(1, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jit = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
+    if (!s->md || !s->mctx || !s->jit || scratch_fit(s, rs)) {
+        fd_scratch_free(s);
+        return FD_ENOMEM;
+    }
+    pcre2_set_match_limit(s->mctx, 1000000);
+    pcre2_set_depth_limit(s->mctx, 10000);
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
+    *out = s;
+    return 0;
+}
+
+int fd_scratch_update(fd_scratch *s, const fd_ruleset *rs)
+{
+    return scratch_fit(s, rs);
+}
+
+void fd_scratch_free(fd_scratch *s)
+{
+    if (!s)
+        return;
+    hs_free_scratch(s->hs);
+    free(s->last_gen);
+    free(s->last_idx);
+    free(s->cand_gen);
+    free(s->cand);
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
+    pcre2_jit_stack_free(s->jit);
+    free(s);
+}
+
+/* One buffer being scanned, and how its offsets map to the original text. */
+typedef struct scan_ctx {
+    const fd_ruleset *rs;
+    fd_scratch *s;
+    fd_result *res;
+    const char *buf; /* the buffer Hyperscan sees */
+    size_t blen;
+    const uint32_t *map; /* buffer offset -> original offset; NULL: identity */
+    const char *orig;
+    size_t olen;
+    fd_action dropped_worst; /* worst action among dropped block/flag matches */
+} scan_ctx;
+
+/*
+ * A word character for `word` rules: a letter, digit, mark or connector of a
+ * script written with spaces. Wide (East Asian) characters are not: Chinese
+ * has no spaces, so every character boundary counts as a word boundary.
+ */
+static int is_word_char(int32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') ||
+               cp == '_';
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO: case UTF8PROC_CATEGORY_PC:
+        return utf8proc_charwidth(cp) < 2;
+    default:
+        return 0;
+    }
+}
+
+static int word_bounded(const char *buf, size_t blen, size_t from, size_t to)
+{
+    size_t n;
+    if (from > 0 && is_word_char(fd_utf8_decode(buf, blen, fd_utf8_prev(buf, from), &n)))
+        return 0;
+    if (to < blen && is_word_char(fd_utf8_decode(buf, blen, to, &n)))
+        return 0;
+    return 1;
+}
+
+/* Append a match in original offsets, or count it as dropped past the cap. */
+static int push_match(scan_ctx *c, uint32_t rule, size_t start, size_t end)
+{
+    fd_result *res = c->res;
+    uint8_t action = c->rs->ri[rule].action;
+    if (res->n == res->cap) {
+        if (res->cap >= FD_MAX_MATCHES) {
+            res->dropped++;
+            if (action > c->dropped_worst)
+                c->dropped_worst = action;
+            return 0;
+        }
+        size_t cap = res->cap ? res->cap * 2 : 64;
+        fd_match *m = realloc(res->matches, cap * sizeof *m);
+        if (!m)
+            return -1;
+        res->matches = m;
+        res->cap = cap;
+    }
+    fd_match *m = &res->matches[res->n++];
+    m->rule = rule;
+    m->start = (uint32_t)start;
+    m->end = (uint32_t)end;
+    m->action = action;
+    m->suppressed = 0;
+    return 0;
+}
+
+/* Map a buffer span to the original text: from the first byte of the
+ * character that produced `from` to the end of the one that produced to-1. */
+static void map_span(const scan_ctx *c, size_t from, size_t to, size_t *os, size_t *oe)
+{
+    if (!c->map) {
+        *os = from;
+        *oe = to;
+        return;
+    }
+    *os = c->map[from];
+    size_t last = c->map[to - 1];
+    *oe = last + fd_utf8_len((unsigned char)c->orig[last]);
+}
+
+/*
+ * Record a confirmed match [from, to) of RULE in buffer offsets. Hyperscan
+ * reports a regex once per end offset; those with the same start are one
+ * match, grown to its longest end, so a reply lists each match once.
+ */
+static int record(scan_ctx *c, uint32_t rule, size_t from, size_t to)
+{
+    const fd_rinfo *ri = &c->rs->ri[rule];
+    if ((ri->flags & FD_RI_WORD) && !word_bounded(c->buf, c->blen, from, to))
+        return 0;
+    size_t os, oe;
+    map_span(c, from, to, &os, &oe);
+    fd_scratch *s = c->s;
+    if (s->last_gen[rule] == s->gen) {
+        fd_match *m = &c->res->matches[s->last_idx[rule]];
+        if (m->start == os) {
+            if (oe > m->end)
+                m->end = (uint32_t)oe;
+            return 0;
+        }
+    }
+    size_t before = c->res->n;
+    if (push_match(c, rule, os, oe))
+        return -1;
+    if (c->res->n > before) {
+        s->last_gen[rule] = s->gen;
+        s->last_idx[rule] = (uint32_t)before;
+    }
+    return 0;
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx)
+{
+    (void)flags;
+    scan_ctx *c = ctx;
+    const fd_rinfo *ri = &c->rs->ri[id];
+    if (ri->flags & FD_RI_PREFILTER) {
+        fd_scratch *s = c->s;
+        if (s->cand_gen[id] != s->gen) {
+            s->cand_gen[id] = s->gen;
+            s->cand[s->ncand++] = id;
+        }
+        return 0;
+    }
+    if (ri->flags & FD_RI_LITERAL)
+        from = to - ri->len;
+    return record(c, id, (size_t)from, (size_t)to) ? 1 : 0;
+}
+
+/*
+ * Confirm a prefiltered rule: run its exact regex over the whole buffer and
+ * record every match. If PCRE2 gives up (match or depth limit on a hostile
+ * text) the candidate counts as a match of the whole buffer: fail closed.
+ */
+static int confirm(scan_ctx *c, uint32_t rule)
+{
+    const fd_rinfo *ri = &c->rs->ri[rule];
+    fd_scratch *s = c->s;
+    size_t off = 0;
+    while (off < c->blen) {
+        int rc = pcre2_match(ri->re, (PCRE2_SPTR)c->buf, c->blen, off, PCRE2_NO_UTF_CHECK, s->md,
+                             s->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return 0;
+        if (rc < 0)
+            return c->blen ? record(c, rule, 0, c->blen) : 0;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+        if (ov[1] > ov[0] && record(c, rule, ov[0], ov[1]))
+            return -1;
+        size_t next = ov[1] > off ? ov[1] : off + 1;
+        while (next < c->blen && ((unsigned char)c->buf[next] & 0xC0) == 0x80)
+            next++; /* stay on a character boundary */
+        off = next;
+    }
+    return 0;
+}
+
+static int match_less(const fd_match *a, const fd_match *b)
+{
+    if (a->start != b->start)
+        return a->start < b->start;
+    if (a->end != b->end)
+        return a->end < b->end;
+    return a->rule < b->rule;
+}
+
+/* In-place heapsort: qsort may allocate, and the hot path must not. */
+static void sift(fd_match *m, size_t i, size_t n)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, big = i;
+        if (l < n && match_less(&m[big], &m[l]))
+            big = l;
+        if (l + 1 < n && match_less(&m[big], &m[l + 1]))
+            big = l + 1;
+        if (big == i)
+            return;
+        fd_match t = m[i];
+        m[i] = m[big];
+        m[big] = t;
+        i = big;
+    }
+}
+
+static void sort_matches(fd_match *m, size_t n)
+{
+    if (n < 2)
+        return;
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            fd_match t = m[i];
+            size_t j = i;
+            for (; j > 0 && match_less(&t, &m[j - 1]); j--)
+                m[j] = m[j - 1];
+            m[j] = t;
+        }
+        return;
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        sift(m, i, n);
+    for (size_t i = n - 1; i > 0; i--) {
+        fd_match t = m[0];
+        m[0] = m[i];
+        m[i] = t;
+        sift(m, 0, i);
+    }
+}
+
+/*
+ * Suppress every block/flag match lying entirely inside an allow match, and
+ * take the decision. With matches sorted by start, the allow matches that
+ * start at or before a match are a prefix; it is inside one of them iff the
+ * largest end among that prefix reaches its end.
+ */
+static fd_action resolve(fd_result *res)
+{
+    fd_action d = FD_ALLOW;
+    size_t reach = 0;
+    int any_allow = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        fd_match *m = &res->matches[i];
+        if (m->action == FD_ALLOW) {
+            if (!any_allow || m->end > reach)
+                reach = m->end;
+            any_allow = 1;
+            continue;
+        }
+        /* An allow starting at this same offset sorts after this match
+         * only if it ends later, and then it contains it: look ahead. */
+        size_t r = reach;
+        int have = any_allow;
+        for (size_t j = i + 1; j < res->n && res->matches[j].start == m->start; j++)
+            if (res->matches[j].action == FD_ALLOW && (!have || res->matches[j].end > r)) {
+                r = res->matches[j].end;
+                have = 1;
+            }
+        if (have && r >= m->end) {
+            m->suppressed = 1;
+            continue;
+        }
+        if (m->action > d)
+            d = (fd_action)m->action;
+    }
+    return d;
+}
+
+int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, fd_result *res)
+{
+    res->n = 0;
+    res->dropped = 0;
+    res->decision = FD_ALLOW;
+    if (len >= UINT32_MAX)
+        return FD_ETOOBIG;
+    if (!fd_utf8_valid(text, len))
+        return FD_EUTF8;
+    if (rs->rl.nrules > s->nrules_cap)
+        return FD_ESTATE; /* scratch not updated for this rule set */
+    if (++s->gen == 0) {
+        /* Stamps wrapped: clear them so no old stamp looks current. */
+        memset(s->last_gen, 0, s->nrules_cap * sizeof *s->last_gen);
+        memset(s->cand_gen, 0, s->nrules_cap * sizeof *s->cand_gen);
+        s->gen = 1;
+    }
+    s->ncand = 0;
+
+    scan_ctx c = {.rs = rs, .s = s, .res = res, .orig = text, .olen = len,
+                  .dropped_worst = FD_ALLOW};
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        if (!rs->db[b])
+            continue;
+        /* The normalizer slots in here: KEEP and STRIP will be its output
+         * with its offset map. Until then they are the original text and
+         * their databases match case-insensitively. */
+        c.buf = text;
+        c.blen = len;
+        c.map = NULL;
+        s->ncand = 0;
+        hs_error_t e = hs_scan(rs->db[b], text, (unsigned)len, 0, s->hs, on_match, &c);
+        if (e == HS_SCAN_TERMINATED)
+            return FD_ENOMEM;
+        if (e != HS_SUCCESS)
+            return FD_EHS;
+        for (size_t i = 0; i < s->ncand; i++)
+            if (confirm(&c, s->cand[i]))
+                return FD_ENOMEM;
+    }
+    sort_matches(res->matches, res->n);
+    fd_action d = resolve(res);
+    res->decision = d > c.dropped_worst ? d : c.dropped_worst;
+    return 0;
+}
