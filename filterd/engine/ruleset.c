@@ -153,7 +153,13 @@ static int classify_regex(fd_rinfo *ri, const fd_rule *r, unsigned *flags, const
         fd_diag_add(diag, fname, r->line, "regex not supported: %s", hsmsg);
         return FD_ERULES;
     }
+    int empty = info->min_width == 0;
     free(info);
+    if (empty) {
+        /* Hyperscan cannot scan for a candidate that may be empty. */
+        fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
+        return FD_ERULES;
+    }
     if (compile_pcre2(ri, r, fname, diag))
         return FD_ERULES;
     ri->flags |= FD_RI_PREFILTER;
@@ -213,7 +219,10 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
                 rs->nprefilter++;
                 continue;
             }
-            fd_diag_add(diag, fname, r->line, "cannot compile: %s", ce->message);
+            if (strstr(ce->message, "empty buffer"))
+                fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
+            else
+                fd_diag_add(diag, fname, r->line, "cannot compile: %s", ce->message);
         } else {
             fd_diag_add(diag, NULL, 0, "Hyperscan compile failed (%s view): %s",
                         b == FD_BUF_RAW ? "raw" : b == FD_BUF_KEEP ? "word/regex" : "normalized",
@@ -266,6 +275,9 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
     /* Borrow the rules while compiling; they move in only on success. */
     rs->rl = *rl;
 
+    /* A bad rule is reported and skipped so every bad rule is reported;
+     * only running out of memory stops the loop. */
+    int bad = 0;
     for (size_t i = 0; i < n && !err; i++) {
         const fd_rule *r = &rl->rules[i];
         fd_rinfo *ri = &rs->ri[i];
@@ -279,7 +291,7 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
         char *expr;
         if (r->regex) {
             if (classify_regex(ri, r, &flags, fname, diag)) {
-                err = FD_ERULES;
+                bad = 1;
                 continue;
             }
             if (ri->flags & FD_RI_PREFILTER)
@@ -302,6 +314,8 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
         rs->buf_rules[b]++;
         rs->view_rules[r->view]++;
     }
+    if (!err && bad)
+        err = FD_ERULES;
     for (int b = 0; b < FD_BUF_MAX && !err; b++)
         if (ex[b].n)
             err = compile_db(rs, &ex[b], (enum fd_buf)b, diag);
