@@ -35,3 +35,18 @@ check: build
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
+
+# Benchmarks: an optimised build of their own, a table on stdout, JSON in bench/results/.
+BUILD_BENCH ?= build-bench
+.PHONY: bench bench-quick bench-build
+bench-build: deps
+	cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release -DFILTERD_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build $(BUILD_BENCH) -j $(JOBS)
+
+bench: bench-build
+	mkdir -p bench/results
+	./$(BUILD_BENCH)/fd_bench --rules rules --json bench/results/hotpath.json
+
+bench-quick: bench-build
+	mkdir -p bench/results
+	./$(BUILD_BENCH)/fd_bench --quick --rules rules --json bench/results/hotpath-quick.json
