@@ -9,6 +9,7 @@
  */
 #include "ruleset_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,7 @@ static int classify_regex(fd_rinfo *ri, const fd_rule *r, unsigned *flags, const
     hs_compile_error_t *ce = NULL;
     if (hs_expression_info(r->pattern, *flags, &info, &ce) == HS_SUCCESS) {
         int empty = info->min_width == 0;
+        ri->width = info->max_width == UINT_MAX ? FD_WIDTH_UNBOUNDED : info->max_width;
         free(info);
         if (empty) {
             fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
@@ -154,6 +156,7 @@ static int classify_regex(fd_rinfo *ri, const fd_rule *r, unsigned *flags, const
         return FD_ERULES;
     }
     int empty = info->min_width == 0;
+    ri->width = info->max_width == UINT_MAX ? FD_WIDTH_UNBOUNDED : info->max_width;
     free(info);
     if (empty) {
         /* Hyperscan cannot scan for a candidate that may be empty. */
@@ -184,24 +187,57 @@ static void exprs_free(exprs *e)
     free(e->ids);
 }
 
+/* Prefiltered regexes stop at their first candidate in a block scan, but
+ * a stream must hear of candidates in every chunk. */
+static void stream_flags(const exprs *e, unsigned *out)
+{
+    for (size_t i = 0; i < e->n; i++)
+        out[i] = e->flags[i] & ~(unsigned)HS_FLAG_SINGLEMATCH;
+}
+
+static int som_used(const exprs *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (e->flags[i] & HS_FLAG_SOM_LEFTMOST)
+            return 1;
+    return 0;
+}
+
 /*
- * Compile one database. If Hyperscan rejects a regex only in the combined
- * compile (SOM on a pattern too large for it), that regex falls back to the
- * prefilter path and the compile is retried.
+ * Compile the block-mode and the stream-mode database of one buffer. If
+ * Hyperscan rejects a regex only in the combined compile (start of match
+ * on a pattern too large for it), that regex falls back to the prefilter
+ * path and the compile is retried.
  */
 static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
 {
+    unsigned *sflags = malloc(e->n * sizeof *sflags);
+    if (!sflags)
+        return FD_ENOMEM;
+    int rc = FD_ERULES;
     for (int attempt = 0; attempt < 64; attempt++) {
         hs_compile_error_t *ce = NULL;
-        hs_database_t *db = NULL;
+        hs_database_t *db = NULL, *sdb = NULL;
         hs_error_t err = hs_compile_multi((const char *const *)e->expr, e->flags, e->ids,
                                           (unsigned)e->n, HS_MODE_BLOCK, NULL, &db, &ce);
         if (err == HS_SUCCESS) {
+            stream_flags(e, sflags);
+            unsigned mode = HS_MODE_STREAM | (som_used(e) ? HS_MODE_SOM_HORIZON_LARGE : 0);
+            err = hs_compile_multi((const char *const *)e->expr, sflags, e->ids, (unsigned)e->n,
+                                   mode, NULL, &sdb, &ce);
+            if (err != HS_SUCCESS)
+                hs_free_database(db);
+        }
+        if (err == HS_SUCCESS) {
             rs->db[b] = db;
+            rs->sdb[b] = sdb;
             size_t sz = 0;
             if (hs_database_size(db, &sz) == HS_SUCCESS)
                 rs->db_bytes += sz;
-            return 0;
+            if (hs_database_size(sdb, &sz) == HS_SUCCESS)
+                rs->db_bytes += sz;
+            rc = 0;
+            break;
         }
         int k = ce ? ce->expression : -1;
         if (k >= 0 && (size_t)k < e->n) {
@@ -212,7 +248,7 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
             if (r->regex && !(ri->flags & FD_RI_PREFILTER)) {
                 hs_free_compile_error(ce);
                 if (compile_pcre2(ri, r, fname, diag))
-                    return FD_ERULES;
+                    break;
                 ri->flags |= FD_RI_PREFILTER;
                 e->flags[k] = (e->flags[k] & ~(unsigned)HS_FLAG_SOM_LEFTMOST) |
                               HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
@@ -224,21 +260,23 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
             else
                 fd_diag_add(diag, fname, r->line, "cannot compile: %s", ce->message);
         } else {
-            fd_diag_add(diag, NULL, 0, "Hyperscan compile failed (%s view): %s",
+            fd_diag_add(diag, NULL, 0, "Hyperscan compile failed (%s buffer): %s",
                         b == FD_BUF_RAW ? "raw" : b == FD_BUF_KEEP ? "word/regex" : "normalized",
                         ce ? ce->message : "unknown error");
         }
         hs_free_compile_error(ce);
-        return FD_ERULES;
+        break;
     }
-    fd_diag_add(diag, NULL, 0, "Hyperscan compile failed: too many regexes need prefiltering");
-    return FD_ERULES;
+    free(sflags);
+    return rc;
 }
 
 static void ruleset_free(fd_ruleset *rs)
 {
-    for (int b = 0; b < FD_BUF_MAX; b++)
+    for (int b = 0; b < FD_BUF_MAX; b++) {
         hs_free_database(rs->db[b]);
+        hs_free_database(rs->sdb[b]);
+    }
     if (rs->ri)
         for (size_t i = 0; i < rs->rl.nrules; i++)
             pcre2_code_free(rs->ri[i].re);
@@ -299,7 +337,7 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
             expr = strdup(r->pattern);
         } else {
             ri->flags |= FD_RI_LITERAL;
-            ri->len = (uint32_t)r->pattern_len;
+            ri->len = ri->width = (uint32_t)r->pattern_len;
             expr = literal_expr(r->pattern, r->pattern_len);
         }
         if (!expr) {
@@ -313,6 +351,10 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
         e->n++;
         rs->buf_rules[b]++;
         rs->view_rules[r->view]++;
+        if (ri->width == FD_WIDTH_UNBOUNDED)
+            rs->nunbounded++;
+        if (ri->width > rs->width[b])
+            rs->width[b] = ri->width;
     }
     if (!err && bad)
         err = FD_ERULES;
@@ -394,6 +436,25 @@ size_t fd_ruleset_view_rules(const fd_ruleset *rs, fd_view v)
 double fd_ruleset_compile_ms(const fd_ruleset *rs)
 {
     return rs->compile_ms;
+}
+
+uint32_t fd_ruleset_rule_width(const fd_ruleset *rs, uint32_t idx)
+{
+    return idx < rs->rl.nrules ? rs->ri[idx].width : 0;
+}
+
+size_t fd_ruleset_unbounded(const fd_ruleset *rs)
+{
+    return rs->nunbounded;
+}
+
+size_t fd_ruleset_stream_state_bytes(const fd_ruleset *rs)
+{
+    size_t total = 0, sz;
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        if (rs->sdb[b] && hs_stream_size(rs->sdb[b], &sz) == HS_SUCCESS)
+            total += sz;
+    return total;
 }
 
 size_t fd_ruleset_db_bytes(const fd_ruleset *rs)

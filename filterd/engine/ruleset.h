@@ -38,6 +38,14 @@ const fd_category *fd_ruleset_category(const fd_ruleset *rs, uint32_t idx);
 const char *fd_ruleset_file(const fd_ruleset *rs, uint32_t idx);
 /* Number of rules using a view (0: the view is skipped at scan time). */
 size_t fd_ruleset_view_rules(const fd_ruleset *rs, fd_view v);
+/* Longest possible match of rule IDX in bytes of the text it scans, or
+ * FD_WIDTH_UNBOUNDED (a regex with * or +): what a stream must hold back. */
+#define FD_WIDTH_UNBOUNDED UINT32_MAX
+uint32_t fd_ruleset_rule_width(const fd_ruleset *rs, uint32_t idx);
+/* Number of rules of unbounded width. */
+size_t fd_ruleset_unbounded(const fd_ruleset *rs);
+/* Bytes of Hyperscan stream state one open stream needs. */
+size_t fd_ruleset_stream_state_bytes(const fd_ruleset *rs);
 /* Wall-clock time the compile took, in milliseconds. */
 double fd_ruleset_compile_ms(const fd_ruleset *rs);
 /* Bytes of the compiled Hyperscan databases. */

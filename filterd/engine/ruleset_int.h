@@ -28,6 +28,7 @@ enum fd_buf { FD_BUF_RAW = 0, FD_BUF_KEEP = 1, FD_BUF_STRIP = 2, FD_BUF_MAX = 3 
 /* What the scan needs to know of each rule, by rule index. */
 typedef struct fd_rinfo {
     uint32_t len;     /* literal length in its buffer (FD_RI_LITERAL) */
+    uint32_t width;   /* longest match in buffer bytes; FD_WIDTH_UNBOUNDED */
     uint8_t buf;      /* enum fd_buf */
     uint8_t flags;    /* FD_RI_* */
     uint8_t action;   /* fd_action */
@@ -38,10 +39,13 @@ struct fd_ruleset {
     atomic_int refs;
     fd_rulelist rl;
     fd_rinfo *ri; /* rl.nrules entries */
-    hs_database_t *db[FD_BUF_MAX];
+    hs_database_t *db[FD_BUF_MAX];  /* HS_MODE_BLOCK: checks */
+    hs_database_t *sdb[FD_BUF_MAX]; /* HS_MODE_STREAM: streams, same rules and ids */
+    uint32_t width[FD_BUF_MAX];     /* longest match of any rule of the buffer */
     size_t buf_rules[FD_BUF_MAX];
     size_t view_rules[FD_VIEW_MAX];
     size_t nprefilter;
+    size_t nunbounded;
     double compile_ms;
     size_t db_bytes;
 };

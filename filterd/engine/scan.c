@@ -45,9 +45,12 @@ void fd_result_free(fd_result *r)
 
 static int scratch_fit(fd_scratch *s, const fd_ruleset *rs)
 {
-    for (int b = 0; b < FD_BUF_MAX; b++)
+    for (int b = 0; b < FD_BUF_MAX; b++) {
         if (rs->db[b] && hs_alloc_scratch(rs->db[b], &s->hs) != HS_SUCCESS)
             return FD_ENOMEM;
+        if (rs->sdb[b] && hs_alloc_scratch(rs->sdb[b], &s->hs) != HS_SUCCESS)
+            return FD_ENOMEM;
+    }
     size_t n = rs->rl.nrules ? rs->rl.nrules : 1;
     if (n > s->nrules_cap) {
         uint32_t *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b), *c = calloc(n, sizeof *c),
