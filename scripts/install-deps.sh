@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
-libutf8proc-dev libssl-dev unicode-data
+libutf8proc-dev libssl-dev unicode-data bzip2
 fortunes fortunes-zh"
 
 missing=""

@@ -13,7 +13,8 @@
  *                      and by regexes of the `normalized` view.
  *   FD_NORM_STRIP_SEP  the same, and separator noise inside a word is removed
  *                      so `炸 弹`, `b.o.m.b` read as `炸弹`, `bomb`; what counts
- *                      as noise and what stays a break is in rules/README.md.
+ *                      as noise and what stays a break is in rules/README.md
+ *                      (docs/normalization.md).
  *                      Used by literals of the `normalized` view.
  *
  * Offsets: out->map[i] is the byte offset in the input of the first byte of
@@ -43,7 +44,35 @@ void fd_normbuf_init(fd_normbuf *b);
 void fd_normbuf_free(fd_normbuf *b);
 
 /* Normalize IN (LEN bytes of valid UTF-8; the caller validates) into OUT,
- * replacing its previous contents. Returns 0, FD_ENOMEM or FD_ETOOBIG. */
+ * replacing its previous contents. Returns 0, FD_ENOMEM or FD_ETOOBIG
+ * (LEN > UINT32_MAX: map entries are 32-bit), or FD_EINVAL for an unknown
+ * mode. On error OUT is left empty (len 0) and may still be reused/freed.
+ * Invalid UTF-8 does not crash: each bad byte reads as U+FFFD, a symbol. */
 int fd_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out);
+
+/* In FD_NORM_STRIP_SEP output, a sentence/clause break is this single byte,
+ * and the byte appears nowhere else: word characters never map to it and
+ * breaks are only emitted between two word characters (never leading or
+ * trailing). So a normalized literal without it can never match across a
+ * break. A literal whose own normalized form contains it (the author wrote
+ * "end. Start" or a line separator inside the pattern) matches only the
+ * same break in a text; the rule compiler may prefer to reject it. */
+#define FD_NORM_BREAK '\n'
+
+/* FD_NORM_STRIP_SEP: the longest run of separators still read as noise. */
+#define FD_NORM_MAX_NOISE 3
+
+/* A string that changes whenever the normalizer's output could change
+ * (algorithm revision, Unicode version, digest of the generated tables):
+ * part of the key of any cache of normalized/compiled patterns. Static. */
+const char *fd_norm_version(void);
+
+/* Word characters (letters, marks, digits, and characters folding to them)
+ * in normalized text, for `word` view boundary checks: whether the
+ * character starting at byte OFF of TEXT (LEN bytes, normalized) is a word
+ * character (0 at OFF >= LEN), and whether the character ending just
+ * before OFF is (0 at OFF == 0). OFF must be on a character boundary. */
+int fd_norm_word_at(const char *text, size_t len, size_t off);
+int fd_norm_word_before(const char *text, size_t off);
 
 #endif

@@ -7,6 +7,7 @@
  * with HS_FLAG_PREFILTER, so Hyperscan only nominates candidates, and are
  * confirmed with PCRE2 at scan time.
  */
+#include "norm.h"
 #include "ruleset_int.h"
 
 #include <limits.h>
@@ -63,11 +64,8 @@ static char *literal_expr(const char *s, size_t l)
 static unsigned hs_flags_of(const fd_rule *r, enum fd_buf b)
 {
     unsigned f = 0;
-    if (!r->regex) {
-        /* Until the normalizer folds case, normalized literals match
-         * ASCII case-insensitively. */
-        return b == FD_BUF_RAW ? 0 : HS_FLAG_CASELESS;
-    }
+    if (!r->regex)
+        return 0; /* normalized literals meet normalized (case-folded) text */
     f = HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST;
     if (r->rx_flags & FD_RX_CASELESS)
         f |= HS_FLAG_CASELESS;
@@ -313,6 +311,8 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
     /* Borrow the rules while compiling; they move in only on success. */
     rs->rl = *rl;
 
+    fd_normbuf nb;
+    fd_normbuf_init(&nb);
     /* A bad rule is reported and skipped so every bad rule is reported;
      * only running out of memory stops the loop. */
     int bad = 0;
@@ -336,9 +336,29 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
                 rs->nprefilter++;
             expr = strdup(r->pattern);
         } else {
+            const char *lit = r->pattern;
+            size_t ll = r->pattern_len;
+            if (b != FD_BUF_RAW) {
+                /* The pattern goes through the same normalizer as texts. */
+                int nr = fd_norm(r->pattern, r->pattern_len,
+                                 b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP, &nb);
+                if (nr) {
+                    err = nr;
+                    break;
+                }
+                if (nb.len == 0) {
+                    fd_diag_add(diag, fname, r->line,
+                                "literal is empty after normalization (only separators or "
+                                "invisible characters); use @match raw");
+                    bad = 1;
+                    continue;
+                }
+                lit = nb.text;
+                ll = nb.len;
+            }
             ri->flags |= FD_RI_LITERAL;
-            ri->len = ri->width = (uint32_t)r->pattern_len;
-            expr = literal_expr(r->pattern, r->pattern_len);
+            ri->len = ri->width = (uint32_t)ll;
+            expr = literal_expr(lit, ll);
         }
         if (!expr) {
             err = FD_ENOMEM;
@@ -356,6 +376,7 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
         if (ri->width > rs->width[b])
             rs->width[b] = ri->width;
     }
+    fd_normbuf_free(&nb);
     if (!err && bad)
         err = FD_ERULES;
     for (int b = 0; b < FD_BUF_MAX && !err; b++)

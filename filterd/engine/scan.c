@@ -13,6 +13,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "norm.h"
 #include "ruleset_int.h"
 
 struct fd_scratch {
@@ -30,6 +31,7 @@ struct fd_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
+    fd_normbuf nb[FD_BUF_MAX]; /* KEEP and STRIP: the normalized views */
 };
 
 void fd_result_init(fd_result *r)
@@ -84,6 +86,8 @@ int fd_scratch_new(const fd_ruleset *rs, fd_scratch **out)
     s->md = pcre2_match_data_create(1, NULL);
     s->mctx = pcre2_match_context_create(NULL);
     s->jit = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        fd_normbuf_init(&s->nb[b]);
     if (!s->md || !s->mctx || !s->jit || scratch_fit(s, rs)) {
         fd_scratch_free(s);
         return FD_ENOMEM;
@@ -112,6 +116,8 @@ void fd_scratch_free(fd_scratch *s)
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        fd_normbuf_free(&s->nb[b]);
     free(s);
 }
 
@@ -129,34 +135,24 @@ typedef struct scan_ctx {
 } scan_ctx;
 
 /*
- * A word character for `word` rules: a letter, digit, mark or connector of a
- * script written with spaces. Wide (East Asian) characters are not: Chinese
- * has no spaces, so every character boundary counts as a word boundary.
+ * `word` rules scan the normalized text with separators kept: a match must
+ * not have a word character right before or right after it. Wide (East
+ * Asian) characters do not count: Chinese is written without spaces, so a
+ * Latin term right next to Han characters ("我kill你") stands on its own.
  */
-static int is_word_char(int32_t cp)
+static int word_char_at(const char *buf, size_t blen, size_t off)
 {
-    if (cp < 0x80)
-        return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') ||
-               cp == '_';
-    switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: case UTF8PROC_CATEGORY_PC:
-        return utf8proc_charwidth(cp) < 2;
-    default:
+    if (!fd_norm_word_at(buf, blen, off))
         return 0;
-    }
+    size_t n;
+    return utf8proc_charwidth(fd_utf8_decode(buf, blen, off, &n)) < 2;
 }
 
 static int word_bounded(const char *buf, size_t blen, size_t from, size_t to)
 {
-    size_t n;
-    if (from > 0 && is_word_char(fd_utf8_decode(buf, blen, fd_utf8_prev(buf, from), &n)))
+    if (from > 0 && word_char_at(buf, blen, fd_utf8_prev(buf, from)))
         return 0;
-    if (to < blen && is_word_char(fd_utf8_decode(buf, blen, to, &n)))
-        return 0;
-    return 1;
+    return !word_char_at(buf, blen, to);
 }
 
 /* Append a match in original offsets, or count it as dropped past the cap. */
@@ -392,14 +388,22 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
     for (int b = 0; b < FD_BUF_MAX; b++) {
         if (!rs->db[b])
             continue;
-        /* The normalizer slots in here: KEEP and STRIP will be its output
-         * with its offset map. Until then they are the original text and
-         * their databases match case-insensitively. */
-        c.buf = text;
-        c.blen = len;
-        c.map = NULL;
+        if (b == FD_BUF_RAW) {
+            c.buf = text;
+            c.blen = len;
+            c.map = NULL;
+        } else {
+            fd_normbuf *nb = &s->nb[b];
+            int r = fd_norm(text, len, b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP,
+                            nb);
+            if (r)
+                return r;
+            c.buf = nb->text;
+            c.blen = nb->len;
+            c.map = nb->map;
+        }
         s->ncand = 0;
-        hs_error_t e = hs_scan(rs->db[b], text, (unsigned)len, 0, s->hs, on_match, &c);
+        hs_error_t e = hs_scan(rs->db[b], c.buf, (unsigned)c.blen, 0, s->hs, on_match, &c);
         if (e == HS_SCAN_TERMINATED)
             return FD_ENOMEM;
         if (e != HS_SUCCESS)

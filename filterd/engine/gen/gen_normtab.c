@@ -63,16 +63,15 @@ typedef struct image {
 static uint8_t cls[NCP];
 static image *img; /* final image per code point */
 
-static void die(const char *fmt, const char *arg) {
-    fprintf(stderr, "gen_normtab: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
+/* Print "gen_normtab: WHAT DETAIL" and fail the build. */
+static void die(const char *what, const char *detail) {
+    fprintf(stderr, "gen_normtab: %s%s\n", what, detail);
     exit(1);
 }
 
 static void *xcalloc(size_t n, size_t sz) {
     void *p = calloc(n, sz);
-    if (!p) die("%s", "out of memory");
+    if (!p) die("out of memory", "");
     return p;
 }
 
@@ -80,7 +79,7 @@ static void *xcalloc(size_t n, size_t sz) {
  * file of the "XXXX..YYYY ; Property # comment" form. */
 static void load_prop(const char *path, const char *prop, uint8_t *flags) {
     FILE *f = fopen(path, "r");
-    if (!f) die("cannot open %s", path);
+    if (!f) die("cannot open ", path);
     char line[1024];
     size_t plen = strlen(prop);
     int found = 0;
@@ -97,12 +96,12 @@ static void load_prop(const char *path, const char *prop, uint8_t *flags) {
         lo = strtoul(line, &end, 16);
         hi = lo;
         if (end[0] == '.' && end[1] == '.') hi = strtoul(end + 2, NULL, 16);
-        if (hi >= NCP || lo > hi) die("bad range in %s", path);
+        if (hi >= NCP || lo > hi) die("bad range in ", path);
         for (unsigned long c = lo; c <= hi; c++) flags[c] = 1;
         found++;
     }
     fclose(f);
-    if (!found) die("property not found in %s", path);
+    if (!found) die("property not found in ", path);
 }
 
 /* Fill t2s[] from the kSimplifiedVariant lines of Unihan_Variants.txt:
@@ -112,7 +111,7 @@ static void load_prop(const char *path, const char *prop, uint8_t *flags) {
  * is left alone. */
 static void load_unihan(const char *path) {
     FILE *f = fopen(path, "r");
-    if (!f) die("cannot open %s", path);
+    if (!f) die("cannot open ", path);
     char line[1024];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
@@ -121,14 +120,14 @@ static void load_unihan(const char *path) {
         if (!tab || strncmp(tab + 1, "kSimplifiedVariant\t", 19) != 0) continue;
         long from = strtol(line + 2, NULL, 16);
         char *v = tab + 1 + 19;
-        if (strncmp(v, "U+", 2) != 0) die("bad kSimplifiedVariant line in %s", path);
+        if (strncmp(v, "U+", 2) != 0) die("bad kSimplifiedVariant line in ", path);
         long to = strtol(v + 2, NULL, 16);
-        if (from <= 0 || from >= NCP || to <= 0 || to >= NCP) die("bad code point in %s", path);
+        if (from <= 0 || from >= NCP || to <= 0 || to >= NCP) die("bad code point in ", path);
         if (to != from) t2s[from] = (int32_t)to;
         n++;
     }
     fclose(f);
-    if (n < 1000) die("too few kSimplifiedVariant entries in %s", path);
+    if (n < 1000) die("too few kSimplifiedVariant entries in ", path);
 }
 
 /* Combining marks that only decorate a letter (accents, strokes, enclosing
@@ -153,13 +152,13 @@ static void map32(image *m, utf8proc_option_t opt) {
     for (int i = 0; i < m->n; i++) k += utf8proc_encode_char(m->cp[i], in + k);
     utf8proc_uint8_t *out = NULL;
     utf8proc_ssize_t r = utf8proc_map(in, k, &out, opt);
-    if (r < 0) die("utf8proc_map: %s", utf8proc_errmsg(r));
+    if (r < 0) die("utf8proc_map: ", utf8proc_errmsg(r));
     m->n = 0;
     for (utf8proc_ssize_t i = 0; i < r;) {
         utf8proc_int32_t c;
         utf8proc_ssize_t l = utf8proc_iterate(out + i, r - i, &c);
-        if (l <= 0) die("%s", "utf8proc_iterate failed");
-        if (m->n == MAX_IMG_CPS) die("%s", "image too long");
+        if (l <= 0) die("utf8proc_iterate failed", "");
+        if (m->n == MAX_IMG_CPS) die("image too long", "");
         m->cp[m->n++] = c;
         i += l;
     }
@@ -284,7 +283,7 @@ static void check_idempotent(void) {
             }
         }
     }
-    if (bad) die("%s", "the tables would not be idempotent");
+    if (bad) die("the tables would not be idempotent", "");
 }
 
 /* Split EIDX (one 16-bit entry index per code point) into blocks of
@@ -313,12 +312,18 @@ static size_t dedup_blocks(const uint16_t *eidx, int shift, uint16_t *stage1, ui
             if (stage2) memcpy(stage2 + found * bs, blk, bs * 2);
         }
         blockno[b] = found;
-        if (found > 0xFFFF) die("%s", "too many blocks");
+        if (found > 0xFFFF) die("too many blocks", "");
         if (stage1) stage1[b] = (uint16_t)found;
     }
     free(first);
     free(blockno);
     return nblocks;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
 }
 
 static void emit_array_u16(FILE *f, const char *name, const uint16_t *a, size_t n) {
@@ -328,7 +333,7 @@ static void emit_array_u16(FILE *f, const char *name, const uint16_t *a, size_t 
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) die("%s", "usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h");
+    if (argc != 5) die("usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h", "");
     char path[4096];
     is_di = xcalloc(NCP, 1);
     is_ws = xcalloc(NCP, 1);
@@ -351,7 +356,7 @@ int main(int argc, char **argv) {
      * to it, and no image may contain it. */
     for (int32_t c = 0; c < NCP; c++)
         for (int i = 0; i < img[c].n; i++)
-            if (img[c].cp[i] == '\n' && c != '\n') die("%s", "an image contains the break byte");
+            if (img[c].cp[i] == '\n' && c != '\n') die("an image contains the break byte", "");
     check_idempotent();
 
     /* Entries: class | mapped << 3 | len << 4 | pool offset << 10.
@@ -366,7 +371,7 @@ int main(int argc, char **argv) {
         if (mapped) {
             char buf[MAX_IMG_CPS * 4];
             int k = encode(&img[c], buf);
-            if (k > MAX_IMG_BYTES) die("%s", "image too long for the entry format");
+            if (k > MAX_IMG_BYTES) die("image too long for the entry format", "");
             if (k > max_img) max_img = k;
             /* Share identical images (many trad. characters map alike). */
             char *hit = NULL;
@@ -380,7 +385,7 @@ int main(int argc, char **argv) {
             size_t off;
             if (hit) off = (size_t)(hit - pool);
             else {
-                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 22)) die("%s", "pool full");
+                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 22)) die("pool full", "");
                 off = pool_len;
                 memcpy(pool + pool_len, buf, (size_t)k);
                 pool_len += (size_t)k;
@@ -405,7 +410,7 @@ int main(int argc, char **argv) {
             size_t h = (e * 2654435761u) & (hcap - 1);
             while (hval[h] >= 0 && hkey[h] != e) h = (h + 1) & (hcap - 1);
             if (hval[h] < 0) {
-                if (nentries == 65536) die("%s", "too many distinct entries");
+                if (nentries == 65536) die("too many distinct entries", "");
                 hkey[h] = e;
                 hval[h] = (int32_t)nentries;
                 entries[nentries++] = e;
@@ -429,14 +434,24 @@ int main(int argc, char **argv) {
     uint16_t *stage2 = xcalloc(NCP, sizeof *stage2);
     size_t nblocks = dedup_blocks(eidx, best_shift, stage1, stage2);
 
+    /* A digest of everything the normalizer's output depends on, so a
+     * cache of compiled patterns can tell when the tables changed. */
+    uint64_t digest = 1469598103934665603ull;
+    digest = fnv(digest, cls, 128);
+    digest = fnv(digest, stage1, nb1 * 2);
+    digest = fnv(digest, stage2, nblocks * bs * 2);
+    digest = fnv(digest, entries, nentries * 4);
+    digest = fnv(digest, pool, pool_len);
+
     FILE *h = fopen(argv[4], "w");
-    if (!h) die("cannot write %s", argv[4]);
+    if (!h) die("cannot write ", argv[4]);
     fprintf(h,
             "/* normtab.h — generated by gen_normtab from Unicode %s data (libutf8proc %s,\n"
             " * PropList.txt, DerivedCoreProperties.txt, Unihan kSimplifiedVariant). Do not edit. */\n"
             "#ifndef FD_NORMTAB_H\n#define FD_NORMTAB_H\n\n#include <stdint.h>\n\n",
             utf8proc_unicode_version(), utf8proc_version());
     fprintf(h, "#define FD_NT_UNICODE_VERSION \"%s\"\n", utf8proc_unicode_version());
+    fprintf(h, "#define FD_NT_DIGEST \"%016llx\"\n", (unsigned long long)digest);
     fprintf(h, "#define FD_NT_SHIFT %d\n", best_shift);
     fprintf(h, "#define FD_NT_MAX_IMAGE %d /* longest image in bytes (>= 4) */\n", max_img);
     fprintf(h, "#define FD_NT_NENTRIES %zu\n\n", nentries);
@@ -458,10 +473,10 @@ int main(int argc, char **argv) {
             "static inline uint32_t fd_nt_lookup(uint32_t cp) {\n"
             "    return fd_nt_entries[fd_nt_stage2[((uint32_t)fd_nt_stage1[cp >> FD_NT_SHIFT] << FD_NT_SHIFT) |\n"
             "                                      (cp & ((1u << FD_NT_SHIFT) - 1))]];\n}\n\n#endif\n");
-    if (fclose(h) != 0) die("cannot write %s", argv[4]);
+    if (fclose(h) != 0) die("cannot write ", argv[4]);
 
     FILE *o = fopen(argv[3], "w");
-    if (!o) die("cannot write %s", argv[3]);
+    if (!o) die("cannot write ", argv[3]);
     fprintf(o, "/* normtab.c — generated by gen_normtab. Do not edit. */\n#include \"normtab.h\"\n\n");
     fprintf(o, "const uint8_t fd_nt_ascii_class[128] = {");
     for (int c = 0; c < 128; c++) fprintf(o, "%s%d,", c % 16 ? "" : "\n", cls[c]);
@@ -469,7 +484,7 @@ int main(int argc, char **argv) {
     fprintf(o, "const char fd_nt_ascii_image[128] = {");
     for (int c = 0; c < 128; c++) {
         int b = img[c].n == 1 ? img[c].cp[0] : c;
-        if (b >= 128) die("%s", "an ASCII image is not ASCII");
+        if (b >= 128) die("an ASCII image is not ASCII", "");
         fprintf(o, "%s%d,", c % 16 ? "" : "\n", b);
     }
     fprintf(o, "\n};\n\n");
@@ -480,7 +495,7 @@ int main(int argc, char **argv) {
     fprintf(o, "\n};\n\nconst char fd_nt_pool[%zu] = {", pool_len + 1);
     for (size_t i = 0; i < pool_len; i++) fprintf(o, "%s%d,", i % 16 ? "" : "\n", (signed char)pool[i]);
     fprintf(o, "0\n};\n");
-    if (fclose(o) != 0) die("cannot write %s", argv[3]);
+    if (fclose(o) != 0) die("cannot write ", argv[3]);
 
     fprintf(stderr,
             "gen_normtab: Unicode %s, %zu entries, shift %d, %zu blocks, pool %zu bytes, "

@@ -1,0 +1,189 @@
+/*
+ * test_evasion.c — the matching views end to end (rule file → compile →
+ * scan): evasion forms that must match with the exact original span, and
+ * near-misses that must not.
+ */
+#include "testutil.h"
+
+static const char *RULES = "@category A1.4\n"
+                           "@id zh.bomb\n炸弹\n"
+                           "@id zh.make-bomb\n制造炸弹\n"
+                           "@id en.bomb\nbomb\n"
+                           "@id en.fuck\nfuck\n"
+                           "@id en.nail-bomb\nnail bomb\n"
+                           "@id trad.pattern\n製造毒品\n"
+                           "@id fw.pattern\nＫＩＬＬＥＲ\n"
+                           "@match word\n"
+                           "@id w.ass\nass\n"
+                           "@id w.kill\nkill\n"
+                           "@match normalized\n"
+                           "@id re.weapon\n/枪支?(买卖|交易)/\n"
+                           "@category A1.6\n"
+                           "@id zh.oral\n口交\n"
+                           "@action allow\n"
+                           "@id allow.junction\n路口交通\n";
+
+static fd_ruleset *rs;
+static fd_result res;
+
+static void setup(void)
+{
+    rs = tu_compile(RULES);
+    fd_result_init(&res);
+}
+
+static void teardown(void)
+{
+    fd_result_free(&res);
+    fd_ruleset_unref(rs);
+}
+
+TestSuite(evasion, .init = setup, .fini = teardown);
+
+typedef struct evasion_case {
+    const char *text;
+    const char *rule;  /* the rule that must match */
+    const char *match; /* exactly the original bytes it must cover */
+} evasion_case;
+
+/* Find a counted match of RULE; returns its index or -1. */
+static int find(const char *rule)
+{
+    for (size_t i = 0; i < res.n; i++)
+        if (!res.matches[i].suppressed && strcmp(tu_rule_id(rs, &res, i), rule) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const evasion_case hits[] = {
+    /* each form alone */
+    {"这是炸彈吗", "zh.bomb", "炸彈"},                              /* traditional */
+    {"这是炸 弹吗", "zh.bomb", "炸 弹"},                            /* space */
+    {"这是炸\u200b弹吗", "zh.bomb", "炸\u200b弹"},                  /* zero-width space */
+    {"这是炸\u200d\u2060弹吗", "zh.bomb", "炸\u200d\u2060弹"},      /* ZWJ + word joiner */
+    {"这是炸\u00ad弹吗", "zh.bomb", "炸\u00ad弹"},                  /* soft hyphen */
+    {"这是炸\u202e弹吗", "zh.bomb", "炸\u202e弹"},                  /* bidi override */
+    {"这是炸*弹吗", "zh.bomb", "炸*弹"},                            /* symbol */
+    {"制 造-炸*弹", "zh.make-bomb", "制 造-炸*弹"},                  /* mixed noise */
+    {"a ＢＯＭＢ!", "en.bomb", "ＢＯＭＢ"},                         /* full-width */
+    {"a BoMb!", "en.bomb", "BoMb"},                                 /* case */
+    {"a b.o.m.b!", "en.bomb", "b.o.m.b"},                           /* dotted */
+    {"a b o m b!", "en.bomb", "b o m b"},                           /* spaced */
+    {"f.u.c.k this", "en.fuck", "f.u.c.k"},
+    {"f. u. c. k this", "en.fuck", "f. u. c. k"},
+    {"a 𝐛𝐨𝐦𝐛 here", "en.bomb", "𝐛𝐨𝐦𝐛"},                            /* mathematical bold */
+    {"a ⓑⓞⓜⓑ here", "en.bomb", "ⓑⓞⓜⓑ"},                             /* circled */
+    /* a trailing mark produces nothing, so the span ends before it */
+    {"a b\u0336o\u0336m\u0336b\u0336 here", "en.bomb", "b\u0336o\u0336m\u0336b"},
+    {"a bómb here", "en.bomb", "bómb"},                             /* diacritic */
+    {"a bo\ufe0fmb here", "en.bomb", "bo\ufe0fmb"},                 /* variation selector */
+    {"the NAIL  BOMB", "en.nail-bomb", "NAIL  BOMB"},
+    {"the nailbomb", "en.nail-bomb", "nailbomb"},
+    /* combined */
+    {"教你製 造-炸\u200b彈", "zh.make-bomb", "製 造-炸\u200b彈"},
+    {"Ｂ.Ｏ.\u200bＭ.Ｂ", "en.bomb", "Ｂ.Ｏ.\u200bＭ.Ｂ"},
+    {"a Ｂ o m ｂ", "en.bomb", "Ｂ o m ｂ"},
+    /* pattern written traditional / full-width matches simplified / ASCII text */
+    {"如何制造毒品", "trad.pattern", "制造毒品"},
+    {"serial killer", "fw.pattern", "killer"},
+    {"SERIAL KILLER", "fw.pattern", "KILLER"},
+    /* word view, normalized */
+    {"you ASS!", "w.ass", "ASS"},
+    {"ＫＩＬＬ them", "w.kill", "ＫＩＬＬ"},
+    {"我kill你", "w.kill", "kill"},
+    /* regex on normalized text (traditional, full-width) */
+    {"槍支買賣", "re.weapon", "槍支買賣"},
+    {"枪交易", "re.weapon", "枪交易"},
+};
+
+Test(evasion, forms_match_with_original_span)
+{
+    for (size_t i = 0; i < sizeof hits / sizeof *hits; i++) {
+        const evasion_case *c = &hits[i];
+        cr_assert_eq(tu_scan(rs, c->text, &res), 0, "scan failed: %s", c->text);
+        int k = find(c->rule);
+        cr_assert_geq(k, 0, "case %zu: '%s' does not match rule %s (%zu matches)", i, c->text,
+                      c->rule, res.n);
+        const fd_match *m = &res.matches[k];
+        const char *at = strstr(c->text, c->match);
+        cr_assert(at, "case %zu: bad test", i);
+        size_t want_s = (size_t)(at - c->text), want_e = want_s + strlen(c->match);
+        cr_assert(m->start == want_s && m->end == want_e,
+                  "case %zu: '%s' rule %s span [%u,%u), want [%zu,%zu) ('%s')", i, c->text,
+                  c->rule, m->start, m->end, want_s, want_e, c->match);
+    }
+}
+
+typedef struct miss_case {
+    const char *text;
+    const char *rule; /* must not match (NULL: nothing may count) */
+} miss_case;
+
+static const miss_case misses[] = {
+    /* sentence and clause breaks are not noise */
+    {"我们去爆炸。弹片", "zh.bomb"},
+    {"用于爆炸，弹片飞溅", "zh.bomb"},
+    {"炸。\n弹", "zh.bomb"},
+    {"炸\n弹", "zh.bomb"},
+    {"...bo. Mb...", "en.bomb"},
+    {"Ask the limbo. Mbira players know.", NULL},
+    {"the limbo. Mb is a unit", "en.bomb"},
+    /* long separator runs are breaks */
+    {"bo -- -- mb", "en.bomb"},
+    /* Scunthorpe-style: word rules need word boundaries */
+    {"a first class assessment", "w.ass"},
+    {"skill and killer instinct", "w.kill"},
+    {"passage", "w.ass"},
+    /* allow suppression works on normalized text too */
+    {"前方路口交通拥堵", NULL},
+    {"前方路口交通拥堵", "zh.oral"},
+    {"前方路口交通拥堵", "zh.oral"},
+    {"前方路 口-交通拥堵", "zh.oral"},
+    {"前方路口交通擁堵", "zh.oral"},
+    /* ordinary text */
+    {"今天天气很好，我们去公园散步。", NULL},
+    {"The weather is nice today.", NULL},
+};
+
+Test(evasion, near_misses_do_not_match)
+{
+    for (size_t i = 0; i < sizeof misses / sizeof *misses; i++) {
+        const miss_case *c = &misses[i];
+        cr_assert_eq(tu_scan(rs, c->text, &res), 0);
+        if (c->rule) {
+            cr_assert_lt(find(c->rule), 0, "case %zu: '%s' matched %s", i, c->text, c->rule);
+        } else {
+            cr_assert_eq(res.decision, FD_ALLOW, "case %zu: '%s' gave %s", i, c->text,
+                         fd_action_name(res.decision));
+        }
+    }
+}
+
+Test(evasion, offsets_on_character_boundaries)
+{
+    const char *texts[] = {
+        "教你製 造-炸\u200b彈和ＢＯＭＢ，还有b.o.m.b和𝐛𝐨𝐦𝐛", "前方路口交通拥堵，口交",
+        "ＫＩＬＬ kill 我kill你 槍支買賣", "\u200b\u200b炸\u200b\u200b弹\u200b\u200b",
+        "①②③ ﬁ ß 炸彈炸彈炸彈"};
+    for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+        const char *s = texts[t];
+        size_t len = strlen(s);
+        cr_assert_eq(tu_scan(rs, s, &res), 0);
+        cr_assert_gt(res.n, 0, "text %zu: no match", t);
+        for (size_t i = 0; i < res.n; i++) {
+            const fd_match *m = &res.matches[i];
+            cr_assert_lt(m->start, m->end);
+            cr_assert_leq(m->end, len);
+            cr_assert_neq((unsigned char)s[m->start] & 0xC0, 0x80, "text %zu: start mid-char", t);
+            cr_assert(m->end == len || ((unsigned char)s[m->end] & 0xC0) != 0x80,
+                      "text %zu: end mid-char", t);
+        }
+    }
+}
+
+Test(evasion, empty_after_normalization_rejected)
+{
+    char *e = tu_compile_error("@category A1.4\n\u200b\u200b\n");
+    cr_assert(strstr(e, "test.rules:2: literal is empty after normalization"), "%s", e);
+    free(e);
+}
