@@ -156,19 +156,22 @@ static inline size_t put(char *t, uint32_t *m, size_t o, const char *img, uint32
  *   - it is longer than FD_NORM_MAX_NOISE characters.
  * Runs at the start or end of the text are dropped.
  */
-static int norm_strip(const uint8_t *s, size_t len, fd_normbuf *out) {
+static int norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out) {
     char *t = out->text;
     uint32_t *m = out->map;
-    size_t cap = out->cap, o = 0, i = 0;
-    size_t run = 0;       /* separators in the pending run */
-    uint32_t run_at = 0;  /* input offset of its first separator */
-    int run_brk = 0;      /* the pending run is already known to be a break */
-    int run_term = 0;     /* it contains a weak terminator */
-    size_t seg = 0;       /* word characters since the last run */
+    size_t cap = out->cap, o = out->len, i = 0;
+    const uint32_t base = st->base;
+    /* The pending run, in locals for the hot loop; saved back at the end. */
+    size_t run = st->run;      /* separators in the pending run */
+    uint32_t run_at = st->run_at; /* stream offset of its first separator */
+    int run_brk = st->brk;     /* the pending run is already known to be a break */
+    int run_term = st->term;   /* it contains a weak terminator */
+    size_t seg = st->seg;      /* word characters since the last run */
+    int any = st->any;         /* a word character was emitted (leading runs drop) */
 
 #define RESOLVE_RUN()                                                  \
     do {                                                               \
-        if ((run_brk || run > FD_NORM_MAX_NOISE) && o > 0) {           \
+        if ((run_brk || run > FD_NORM_MAX_NOISE) && any) {             \
             t[o] = FD_NORM_BREAK;                                      \
             m[o++] = run_at;                                           \
         }                                                              \
@@ -194,44 +197,55 @@ static int norm_strip(const uint8_t *s, size_t len, fd_normbuf *out) {
             size_t room = cap - SLACK - o + 1, lim = len - i < room ? len - i : room, k = 0;
             do {
                 t[o + k] = fd_nt_ascii_image[s[i + k]];
-                m[o + k] = (uint32_t)(i + k);
+                m[o + k] = base + (uint32_t)(i + k);
                 k++;
             } while (k < lim && s[i + k] < 0x80 && fd_nt_ascii_class[s[i + k]] == FD_NC_WORD);
             o += k;
             i += k;
             seg += k;
+            any = 1;
             continue;
         }
         nchar c;
         lookup(s + i, len - i, &c);
+        uint32_t at = base + (uint32_t)i;
         switch (c.cls) {
         case FD_NC_WORD:
             if (run) RESOLVE_RUN();
-            o = put(t, m, o, c.img, c.ilen, (uint32_t)i);
+            o = put(t, m, o, c.img, c.ilen, at);
             seg++;
+            any = 1;
             break;
         case FD_NC_INVIS:
             break;
         case FD_NC_SPACE:
-            if (!run++) run_at = (uint32_t)i;
+            if (!run++) run_at = at;
             if (run_term && seg >= 2) run_brk = 1;
             break;
         case FD_NC_NL:
         case FD_NC_BREAK:
-            if (!run++) run_at = (uint32_t)i;
+            if (!run++) run_at = at;
             run_brk = 1;
             break;
         case FD_NC_TERM:
-            if (!run++) run_at = (uint32_t)i;
+            if (!run++) run_at = at;
             run_term = 1;
             break;
         default: /* FD_NC_PUNCT */
-            if (!run++) run_at = (uint32_t)i;
+            if (!run++) run_at = at;
             break;
         }
         i += c.clen;
     }
 #undef RESOLVE_RUN
+    /* A run is only ever counted up to just past the noise limit: what
+     * matters is whether it exceeds it, and the state must stay small. */
+    st->run = (uint32_t)(run > FD_NORM_MAX_NOISE + 1 ? FD_NORM_MAX_NOISE + 1 : run);
+    st->run_at = run_at;
+    st->brk = (uint8_t)run_brk;
+    st->term = (uint8_t)run_term;
+    st->seg = (uint32_t)(seg > 2 ? 2 : seg);
+    st->any = (uint8_t)any;
     out->len = o;
     return 0;
 }
@@ -247,17 +261,19 @@ static int norm_strip(const uint8_t *s, size_t len, fd_normbuf *out) {
  * a text (cut on a character boundary) gives a prefix of the normalized
  * text, with the same map: what a stream scanner needs.
  */
-static int norm_keep(const uint8_t *s, size_t len, fd_normbuf *out) {
+static int norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out) {
     char *t = out->text;
     uint32_t *m = out->map;
-    size_t cap = out->cap, o = 0, i = 0;
-    int ws = 0;          /* a white space run is pending */
-    int ws_nl = 0;       /* it contains a line break */
-    uint32_t ws_at = 0;  /* input offset of its first character */
+    size_t cap = out->cap, o = out->len, i = 0;
+    const uint32_t base = st->base;
+    int ws = st->run != 0;  /* a white space run is pending */
+    int ws_nl = st->nl;     /* it contains a line break */
+    uint32_t ws_at = st->run_at; /* stream offset of its first character */
+    int any = st->any;      /* something was emitted (leading runs drop) */
 
 #define FLUSH_WS()                          \
     do {                                    \
-        if (o > 0) {                        \
+        if (any) {                          \
             t[o] = ws_nl ? '\n' : ' ';      \
             m[o++] = ws_at;                 \
         }                                   \
@@ -279,11 +295,12 @@ static int norm_keep(const uint8_t *s, size_t len, fd_normbuf *out) {
             if (cl == FD_NC_WORD || cl >= FD_NC_PUNCT) {
                 if (ws) FLUSH_WS();
                 t[o] = fd_nt_ascii_image[b];
-                m[o++] = (uint32_t)i;
+                m[o++] = base + (uint32_t)i;
+                any = 1;
             } else if (cl == FD_NC_SPACE || cl == FD_NC_NL) {
                 if (!ws) {
                     ws = 1;
-                    ws_at = (uint32_t)i;
+                    ws_at = base + (uint32_t)i;
                 }
                 ws_nl |= cl == FD_NC_NL;
             }
@@ -299,42 +316,74 @@ static int norm_keep(const uint8_t *s, size_t len, fd_normbuf *out) {
         case FD_NC_NL:
             if (!ws) {
                 ws = 1;
-                ws_at = (uint32_t)i;
+                ws_at = base + (uint32_t)i;
             }
             ws_nl |= c.cls == FD_NC_NL;
             break;
         default: /* word, punctuation, terminators */
             if (c.ilen == 0) break;
             if (ws) FLUSH_WS();
-            o = put(t, m, o, c.img, c.ilen, (uint32_t)i);
+            o = put(t, m, o, c.img, c.ilen, base + (uint32_t)i);
+            any = 1;
             break;
         }
         i += c.clen;
     }
-    /* A trailing white space run is dropped (see above). */
+    /* A trailing white space run stays pending: dropped if the text ends. */
 #undef FLUSH_WS
+    st->run = (uint32_t)ws;
+    st->nl = (uint8_t)ws_nl;
+    st->run_at = ws_at;
+    st->any = (uint8_t)any;
     out->len = o;
     return 0;
 }
 
+void fd_norm_begin(fd_norm_state *st, fd_norm_mode mode) {
+    memset(st, 0, sizeof *st);
+    st->mode = mode;
+}
+
+/* See norm.h. Appends; the caller's buffer keeps what it had. */
+int fd_norm_feed(fd_norm_state *st, const char *in, size_t len, fd_normbuf *out) {
+    if (st->mode != FD_NORM_KEEP_SEP && st->mode != FD_NORM_STRIP_SEP) return FD_EINVAL;
+    if (len > UINT32_MAX - st->base) return FD_ETOOBIG;
+    size_t keep = out->len;
+    int rc = reserve(out, keep + len + SLACK);
+    if (rc) return rc;
+    const uint8_t *s = (const uint8_t *)in;
+    rc = st->mode == FD_NORM_STRIP_SEP ? norm_strip(st, s, len, out) : norm_keep(st, s, len, out);
+    if (rc) {
+        out->len = keep;
+        out->text[keep] = '\0';
+        return rc;
+    }
+    st->base += (uint32_t)len;
+    out->text[out->len] = '\0';
+    return 0;
+}
+
+uint32_t fd_norm_pending(const fd_norm_state *st) {
+    return st->run ? st->run_at : st->base;
+}
+
 /* See norm.h. The buffer is sized for the common case (output no longer
- * than input) up front; the loops grow it only for expanding input. */
+ * than input) up front; the loops grow it only for expanding input. A
+ * whole text is a stream of one piece: what a trailing run would have
+ * become is dropped with the state. */
 int fd_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out) {
     out->len = 0;
     if (out->text) out->text[0] = '\0';
     if (mode != FD_NORM_KEEP_SEP && mode != FD_NORM_STRIP_SEP) return FD_EINVAL;
     if (len > UINT32_MAX) return FD_ETOOBIG;
-    int rc = reserve(out, len + SLACK);
-    if (rc) return rc;
-    const uint8_t *s = (const uint8_t *)in;
-    rc = mode == FD_NORM_STRIP_SEP ? norm_strip(s, len, out) : norm_keep(s, len, out);
+    fd_norm_state st;
+    fd_norm_begin(&st, mode);
+    int rc = fd_norm_feed(&st, in, len, out);
     if (rc) {
         out->len = 0;
-        out->text[0] = '\0';
-        return rc;
+        if (out->text) out->text[0] = '\0';
     }
-    out->text[out->len] = '\0';
-    return 0;
+    return rc;
 }
 
 int fd_norm_word_at(const char *text, size_t len, size_t off) {

@@ -50,6 +50,35 @@ void fd_normbuf_free(fd_normbuf *b);
  * Invalid UTF-8 does not crash: each bad byte reads as U+FFFD, a symbol. */
 int fd_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out);
 
+/*
+ * Streams. A text may be normalized in pieces: fd_norm_begin(), then
+ * fd_norm_feed() per piece (each of whole characters), which APPENDS to OUT
+ * what is settled so far, with map entries that are offsets from the start
+ * of the stream. The concatenated output and map of all pieces equal
+ * fd_norm() of the whole text. What is not settled yet (a separator run
+ * that may still become a break, or be dropped at the end) is held in the
+ * state, which is small and fixed-size; a stream that simply ends drops it,
+ * exactly as fd_norm() drops a trailing run. Streams are limited to 4 GiB.
+ */
+typedef struct fd_norm_state {
+    fd_norm_mode mode;
+    uint32_t base;   /* stream offset of the next input byte */
+    uint32_t run;    /* separators in the pending run (capped) */
+    uint32_t run_at; /* stream offset of the run's first character */
+    uint32_t seg;    /* STRIP: word characters since the last run (capped) */
+    uint8_t any;     /* something was emitted: runs before it are dropped */
+    uint8_t brk;     /* STRIP: the pending run is a break */
+    uint8_t term;    /* STRIP: it contains a weak terminator */
+    uint8_t nl;      /* KEEP: it contains a line break */
+} fd_norm_state;
+
+void fd_norm_begin(fd_norm_state *st, fd_norm_mode mode);
+/* Returns 0, FD_ENOMEM, FD_ETOOBIG or FD_EINVAL; on error OUT keeps what
+ * it had before the call and the state is unchanged. */
+int fd_norm_feed(fd_norm_state *st, const char *in, size_t len, fd_normbuf *out);
+/* Stream offset of the first input byte whose output is not settled. */
+uint32_t fd_norm_pending(const fd_norm_state *st);
+
 /* In FD_NORM_STRIP_SEP output, a sentence/clause break is this single byte,
  * and the byte appears nowhere else: word characters never map to it and
  * breaks are only emitted between two word characters (never leading or

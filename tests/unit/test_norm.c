@@ -502,3 +502,47 @@ Test(norm, version_names_the_tables) {
     cr_assert_not_null(strstr(v, "unicode/" FD_NT_UNICODE_VERSION));
     cr_assert_not_null(strstr(v, FD_NT_DIGEST));
 }
+
+/* Streams: feeding a text in pieces, split at every character boundary
+ * (and in three pieces at many pairs of boundaries), gives exactly the
+ * output and the map of the whole text. */
+Test(norm, stream_pieces_equal_whole)
+{
+    static const char *texts[] = {
+        "教你製 造-炸\u200b彈，然后 b.o.m.b 和 Ｂ Ｏ Ｍ Ｂ。\n\n end. Start ... x",
+        "  leading and trailing  ", "a -- b", "f. u. c. k", "\u200b\u200b", "x\n\ny",
+        "U.S. Army, 1. 2. 3.", "炸 。 弹", "ﬁ ß ① ⑴ ㈠ Ǆ", ""};
+    fd_normbuf whole, part;
+    fd_normbuf_init(&whole);
+    fd_normbuf_init(&part);
+    for (int mode = 0; mode < 2; mode++) {
+        for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+            const char *s = texts[t];
+            size_t len = strlen(s);
+            cr_assert_eq(fd_norm(s, len, (fd_norm_mode)mode, &whole), 0);
+            for (size_t a = 0; a <= len; a++) {
+                if (a < len && ((unsigned char)s[a] & 0xC0) == 0x80)
+                    continue;
+                for (size_t b = a; b <= len; b++) {
+                    if (b < len && ((unsigned char)s[b] & 0xC0) == 0x80)
+                        continue;
+                    fd_norm_state st;
+                    fd_norm_begin(&st, (fd_norm_mode)mode);
+                    part.len = 0;
+                    cr_assert_eq(fd_norm_feed(&st, s, a, &part), 0);
+                    cr_assert_eq(fd_norm_feed(&st, s + a, b - a, &part), 0);
+                    cr_assert_eq(fd_norm_feed(&st, s + b, len - b, &part), 0);
+                    cr_assert_eq(part.len, whole.len, "mode %d text %zu split %zu/%zu", mode, t,
+                                 a, b);
+                    cr_assert(memcmp(part.text, whole.text, whole.len) == 0,
+                              "mode %d text %zu split %zu/%zu: text differs", mode, t, a, b);
+                    cr_assert(memcmp(part.map, whole.map, whole.len * sizeof *whole.map) == 0,
+                              "mode %d text %zu split %zu/%zu: map differs", mode, t, a, b);
+                    cr_assert_leq(fd_norm_pending(&st), len);
+                }
+            }
+        }
+    }
+    fd_normbuf_free(&whole);
+    fd_normbuf_free(&part);
+}
