@@ -164,6 +164,7 @@ static int norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbu
     /* The pending run, in locals for the hot loop; saved back at the end. */
     size_t run = st->run;      /* separators in the pending run */
     uint32_t run_at = st->run_at; /* stream offset of its first separator */
+    uint32_t run_len = st->run_len; /* and that separator's length */
     int run_brk = st->brk;     /* the pending run is already known to be a break */
     int run_term = st->term;   /* it contains a weak terminator */
     size_t seg = st->seg;      /* word characters since the last run */
@@ -219,20 +220,20 @@ static int norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbu
         case FD_NC_INVIS:
             break;
         case FD_NC_SPACE:
-            if (!run++) run_at = at;
+            if (!run++) run_at = at, run_len = c.clen;
             if (run_term && seg >= 2) run_brk = 1;
             break;
         case FD_NC_NL:
         case FD_NC_BREAK:
-            if (!run++) run_at = at;
+            if (!run++) run_at = at, run_len = c.clen;
             run_brk = 1;
             break;
         case FD_NC_TERM:
-            if (!run++) run_at = at;
+            if (!run++) run_at = at, run_len = c.clen;
             run_term = 1;
             break;
         default: /* FD_NC_PUNCT */
-            if (!run++) run_at = at;
+            if (!run++) run_at = at, run_len = c.clen;
             break;
         }
         i += c.clen;
@@ -242,6 +243,7 @@ static int norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbu
      * matters is whether it exceeds it, and the state must stay small. */
     st->run = (uint32_t)(run > FD_NORM_MAX_NOISE + 1 ? FD_NORM_MAX_NOISE + 1 : run);
     st->run_at = run_at;
+    st->run_len = run_len;
     st->brk = (uint8_t)run_brk;
     st->term = (uint8_t)run_term;
     st->seg = (uint32_t)(seg > 2 ? 2 : seg);
@@ -269,6 +271,7 @@ static int norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf
     int ws = st->run != 0;  /* a white space run is pending */
     int ws_nl = st->nl;     /* it contains a line break */
     uint32_t ws_at = st->run_at; /* stream offset of its first character */
+    uint32_t ws_len = st->run_len; /* and that character's length */
     int any = st->any;      /* something was emitted (leading runs drop) */
 
 #define FLUSH_WS()                          \
@@ -301,6 +304,7 @@ static int norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf
                 if (!ws) {
                     ws = 1;
                     ws_at = base + (uint32_t)i;
+                    ws_len = 1;
                 }
                 ws_nl |= cl == FD_NC_NL;
             }
@@ -317,6 +321,7 @@ static int norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf
             if (!ws) {
                 ws = 1;
                 ws_at = base + (uint32_t)i;
+                ws_len = c.clen;
             }
             ws_nl |= c.cls == FD_NC_NL;
             break;
@@ -334,6 +339,7 @@ static int norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf
     st->run = (uint32_t)ws;
     st->nl = (uint8_t)ws_nl;
     st->run_at = ws_at;
+    st->run_len = ws_len;
     st->any = (uint8_t)any;
     out->len = o;
     return 0;

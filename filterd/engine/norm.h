@@ -65,6 +65,7 @@ typedef struct fd_norm_state {
     uint32_t base;   /* stream offset of the next input byte */
     uint32_t run;    /* separators in the pending run (capped) */
     uint32_t run_at; /* stream offset of the run's first character */
+    uint32_t run_len; /* and its length: a match may end on the byte it becomes */
     uint32_t seg;    /* STRIP: word characters since the last run (capped) */
     uint8_t any;     /* something was emitted: runs before it are dropped */
     uint8_t brk;     /* STRIP: the pending run is a break */

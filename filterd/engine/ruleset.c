@@ -269,6 +269,82 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
     return rc;
 }
 
+typedef struct contain_ctx {
+    fd_ruleset *rs;
+    enum fd_buf b;      /* the buffer scanned */
+    enum fd_buf abuf;   /* the allow rule's buffer */
+    uint32_t width;     /* the allow rule's width */
+} contain_ctx;
+
+static int on_contained(unsigned int id, unsigned long long from, unsigned long long to,
+                        unsigned int flags, void *ctx)
+{
+    (void)from, (void)to, (void)flags;
+    contain_ctx *c = ctx;
+    fd_rinfo *ri = &c->rs->ri[id];
+    if (ri->action != FD_ALLOW && ri->allow_w[c->abuf] < c->width)
+        ri->allow_w[c->abuf] = c->width;
+    return 0;
+}
+
+/*
+ * Which allow rules could suppress which block/flag rules, for streams: an
+ * allow literal can only contain a match of a rule that matches somewhere in
+ * the allow's own text, so its text (as each buffer sees it) is scanned with
+ * that buffer's database. An allow regex could contain anything. Matching
+ * without the surrounding text only finds more (boundaries and look-arounds
+ * see the edges as the edges of the data), so the answer errs on the safe
+ * side: a match is never called final while an allow could still hide it.
+ */
+static int analyse_allows(fd_ruleset *rs)
+{
+    const fd_rulelist *rl = &rs->rl;
+    hs_scratch_t *scratch = NULL;
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        if (rs->db[b] && hs_alloc_scratch(rs->db[b], &scratch) != HS_SUCCESS) {
+            hs_free_scratch(scratch);
+            return FD_ENOMEM;
+        }
+    fd_normbuf nb;
+    fd_normbuf_init(&nb);
+    int err = 0;
+    for (size_t a = 0; a < rl->nrules && !err; a++) {
+        const fd_rule *r = &rl->rules[a];
+        const fd_rinfo *ai = &rs->ri[a];
+        if (r->action != FD_ALLOW)
+            continue;
+        enum fd_buf abuf = (enum fd_buf)ai->buf;
+        if (r->regex) {
+            for (size_t i = 0; i < rl->nrules; i++)
+                if (rs->ri[i].action != FD_ALLOW && rs->ri[i].allow_w[abuf] < ai->width)
+                    rs->ri[i].allow_w[abuf] = ai->width;
+            continue;
+        }
+        for (int b = 0; b < FD_BUF_MAX; b++) {
+            if (!rs->db[b])
+                continue;
+            const char *t = r->pattern;
+            size_t l = r->pattern_len;
+            if (b != FD_BUF_RAW) {
+                if ((err = fd_norm(r->pattern, r->pattern_len,
+                                   b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP,
+                                   &nb)))
+                    break;
+                t = nb.text;
+                l = nb.len;
+            }
+            contain_ctx c = {rs, (enum fd_buf)b, abuf, ai->width};
+            if (hs_scan(rs->db[b], t, (unsigned)l, 0, scratch, on_contained, &c) != HS_SUCCESS) {
+                err = FD_EHS;
+                break;
+            }
+        }
+    }
+    fd_normbuf_free(&nb);
+    hs_free_scratch(scratch);
+    return err;
+}
+
 static void ruleset_free(fd_ruleset *rs)
 {
     for (int b = 0; b < FD_BUF_MAX; b++) {
@@ -382,6 +458,8 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
     for (int b = 0; b < FD_BUF_MAX && !err; b++)
         if (ex[b].n)
             err = compile_db(rs, &ex[b], (enum fd_buf)b, diag);
+    if (!err)
+        err = analyse_allows(rs);
     for (int b = 0; b < FD_BUF_MAX; b++)
         exprs_free(&ex[b]);
 

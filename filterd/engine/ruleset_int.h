@@ -33,6 +33,10 @@ typedef struct fd_rinfo {
     uint8_t flags;    /* FD_RI_* */
     uint8_t action;   /* fd_action */
     pcre2_code *re;   /* FD_RI_PREFILTER: the exact regex */
+    /* Block/flag rules: per buffer, the longest allow rule there whose match
+     * could contain a match of this rule (0: none could). Streams wait that
+     * long before they call a match final. */
+    uint32_t allow_w[FD_BUF_MAX];
 } fd_rinfo;
 
 struct fd_ruleset {

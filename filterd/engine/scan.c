@@ -14,25 +14,7 @@
 #include <utf8proc.h>
 
 #include "norm.h"
-#include "ruleset_int.h"
-
-struct fd_scratch {
-    hs_scratch_t *hs;
-    /* Per rule, stamped with `gen` so they never need clearing: the match
-     * index+1 of the rule's last recorded match (to merge the several end
-     * offsets Hyperscan reports for one start), and prefilter candidacy. */
-    uint32_t *last_gen;
-    uint32_t *last_idx;
-    uint32_t *cand_gen;
-    size_t nrules_cap;
-    uint32_t gen;
-    uint32_t *cand; /* prefiltered rules with a candidate this scan */
-    size_t ncand;
-    pcre2_match_data *md;
-    pcre2_match_context *mctx;
-    pcre2_jit_stack *jit;
-    fd_normbuf nb[FD_BUF_MAX]; /* KEEP and STRIP: the normalized views */
-};
+#include "scan_int.h"
 
 void fd_result_init(fd_result *r)
 {
@@ -76,6 +58,17 @@ static int scratch_fit(fd_scratch *s, const fd_ruleset *rs)
         s->gen = 0;
     }
     return 0;
+}
+
+void fd__scratch_next_gen(fd_scratch *s)
+{
+    if (++s->gen == 0) {
+        /* Stamps wrapped: clear them so no old stamp looks current. */
+        memset(s->last_gen, 0, s->nrules_cap * sizeof *s->last_gen);
+        memset(s->cand_gen, 0, s->nrules_cap * sizeof *s->cand_gen);
+        s->gen = 1;
+    }
+    s->ncand = 0;
 }
 
 int fd_scratch_new(const fd_ruleset *rs, fd_scratch **out)
@@ -140,7 +133,7 @@ typedef struct scan_ctx {
  * Asian) characters do not count: Chinese is written without spaces, so a
  * Latin term right next to Han characters ("我kill你") stands on its own.
  */
-static int word_char_at(const char *buf, size_t blen, size_t off)
+int fd__word_char_at(const char *buf, size_t blen, size_t off)
 {
     if (!fd_norm_word_at(buf, blen, off))
         return 0;
@@ -148,11 +141,11 @@ static int word_char_at(const char *buf, size_t blen, size_t off)
     return utf8proc_charwidth(fd_utf8_decode(buf, blen, off, &n)) < 2;
 }
 
-static int word_bounded(const char *buf, size_t blen, size_t from, size_t to)
+int fd__word_bounded(const char *buf, size_t blen, size_t from, size_t to)
 {
-    if (from > 0 && word_char_at(buf, blen, fd_utf8_prev(buf, from)))
+    if (from > 0 && fd__word_char_at(buf, blen, fd_utf8_prev(buf, from)))
         return 0;
-    return !word_char_at(buf, blen, to);
+    return !fd__word_char_at(buf, blen, to);
 }
 
 /* Append a match in original offsets, or count it as dropped past the cap. */
@@ -205,7 +198,7 @@ static void map_span(const scan_ctx *c, size_t from, size_t to, size_t *os, size
 static int record(scan_ctx *c, uint32_t rule, size_t from, size_t to)
 {
     const fd_rinfo *ri = &c->rs->ri[rule];
-    if ((ri->flags & FD_RI_WORD) && !word_bounded(c->buf, c->blen, from, to))
+    if ((ri->flags & FD_RI_WORD) && !fd__word_bounded(c->buf, c->blen, from, to))
         return 0;
     size_t os, oe;
     map_span(c, from, to, &os, &oe);
@@ -302,7 +295,7 @@ static void sift(fd_match *m, size_t i, size_t n)
     }
 }
 
-static void sort_matches(fd_match *m, size_t n)
+void fd__sort_matches(fd_match *m, size_t n)
 {
     if (n < 2)
         return;
@@ -375,13 +368,7 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
         return FD_EUTF8;
     if (rs->rl.nrules > s->nrules_cap)
         return FD_ESTATE; /* scratch not updated for this rule set */
-    if (++s->gen == 0) {
-        /* Stamps wrapped: clear them so no old stamp looks current. */
-        memset(s->last_gen, 0, s->nrules_cap * sizeof *s->last_gen);
-        memset(s->cand_gen, 0, s->nrules_cap * sizeof *s->cand_gen);
-        s->gen = 1;
-    }
-    s->ncand = 0;
+    fd__scratch_next_gen(s);
 
     scan_ctx c = {.rs = rs, .s = s, .res = res, .orig = text, .olen = len,
                   .dropped_worst = FD_ALLOW};
@@ -412,7 +399,7 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
             if (confirm(&c, s->cand[i]))
                 return FD_ENOMEM;
     }
-    sort_matches(res->matches, res->n);
+    fd__sort_matches(res->matches, res->n);
     fd_action d = resolve(res);
     res->decision = d > c.dropped_worst ? d : c.dropped_worst;
     return 0;

@@ -1,0 +1,706 @@
+/*
+ * stream.c — streaming checks: Hyperscan stream mode over each view, fed by
+ * the incremental normalizer, and an exact release point.
+ *
+ * Per view buffer (raw, normalized-kept, normalized-stripped) a stream has a
+ * Hyperscan stream and a window: the last bytes of that buffer with the
+ * original offset of each, long enough to map the start of any match that
+ * can still end (the hold-back: the longest match of the view's rules) and
+ * to look one character before it.
+ *
+ * A match is final once nothing that arrives later can change it: its word
+ * boundary after it is known, and no allow match that could contain it can
+ * still appear (an allow containing it must start at or before it, and no
+ * future match starts before the earliest offset F computed from the
+ * hold-backs). Final matches are reported; F is also the release point,
+ * unless a block stops it earlier.
+ */
+#include "stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan_int.h"
+#include "utf8.h"
+
+/* Buffer bytes kept before the hold-back: the character before a match
+ * (word boundaries) and PCRE2 look-behind context. */
+#define CTX 16u
+/* Matches a stream holds that are not final yet, at most. */
+#define MAX_PENDING 4096u
+/* How far back a new end offset may merge into an earlier match. */
+#define MERGE_LOOKBACK 64u
+
+typedef struct pmatch {
+    uint32_t rule;
+    uint32_t start, end; /* original offsets */
+    uint32_t bstart;     /* buffer offsets: the start, for a regex that may grow, */
+    uint32_t bend;       /* and the end, for a pending word check */
+    uint8_t action;
+    uint8_t buf;
+    uint8_t need_after; /* word rule ending where its buffer ends so far */
+    uint8_t dead;       /* failed its word check */
+} pmatch;
+
+typedef struct span {
+    uint32_t start, end;
+} span;
+
+typedef struct sbuf {
+    hs_stream_t *hs;
+    fd_norm_state ns;
+    fd_normbuf win;     /* buffer bytes [base, base + win.len), original offsets */
+    uint32_t base;
+    uint32_t hold;      /* longest match of the view's rules, capped */
+    uint32_t last_oend; /* original end of the character behind the last byte */
+} sbuf;
+
+struct fd_stream {
+    fd_ruleset *rs;
+    sbuf b[FD_BUF_MAX];
+    uint32_t in;          /* original bytes taken (complete characters) */
+    uint8_t part[4];      /* an incomplete character at the end of the last chunk */
+    uint8_t npart;
+    uint8_t blocked, closed, broken;
+    fd_action decision;
+    uint32_t released;
+    uint32_t block_at;
+    pmatch *pend;
+    size_t npend, pcap;
+    span *allow;
+    size_t nallow, acap;
+};
+
+/* The piece being fed, for mapping match ends back to original characters. */
+typedef struct sctx {
+    fd_stream *st;
+    fd_scratch *s;
+    int b;
+    const char *piece;
+    uint32_t piece_at, piece_len;
+    uint32_t old_run_at, old_run_len; /* the separator run pending before the piece */
+    uint32_t prev_n;                  /* buffer length before the piece's output */
+    fd_result *res;
+    int failed;
+} sctx;
+
+static uint32_t buf_len(const sbuf *sb)
+{
+    return sb->base + (uint32_t)sb->win.len;
+}
+
+/* Original end offset of the character that starts at original offset OFF
+ * and produced a byte of the buffer. New bytes come from the piece, or from
+ * the separator run that was pending before it; at close, an end-anchored
+ * match may end on the buffer's last byte. */
+static uint32_t orig_end(const sctx *c, const sbuf *sb, uint32_t off)
+{
+    if (c->piece && off >= c->piece_at && off < c->piece_at + c->piece_len)
+        return off + (uint32_t)fd_utf8_len((unsigned char)c->piece[off - c->piece_at]);
+    if (c->old_run_len && off == c->old_run_at)
+        return off + c->old_run_len;
+    if (sb->win.len && off == sb->win.map[sb->win.len - 1])
+        return sb->last_oend;
+    return off + 1;
+}
+
+static int grow(void **p, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *q = realloc(*p, c * sz);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* Fail closed when a stream has more undecided matches than it may hold:
+ * a dropped block match still blocks. */
+static void drop_match(fd_stream *st, uint8_t action, uint32_t start)
+{
+    if (action == FD_BLOCK) {
+        if (!st->blocked || start < st->block_at)
+            st->block_at = start;
+        st->blocked = 1;
+    }
+    if (action > st->decision)
+        st->decision = (fd_action)action;
+}
+
+/*
+ * Record a match [from, to) of RULE in buffer offsets as pending. As in
+ * fd_scan(), several ends reported for one start make one match, grown to
+ * its longest end; a `word` rule needs word boundaries on both sides.
+ */
+static int record(sctx *c, uint32_t rule, uint32_t from, uint32_t to)
+{
+    fd_stream *st = c->st;
+    sbuf *sb = &st->b[c->b];
+    const fd_rinfo *ri = &st->rs->ri[rule];
+    uint32_t n = buf_len(sb);
+    if (from < sb->base)
+        from = sb->base; /* unbounded rule: its start was released already */
+    if (to <= from || to > n)
+        return 0;
+    const char *t = sb->win.text;
+    uint8_t need_after = 0;
+    if (ri->flags & FD_RI_WORD) {
+        uint32_t lf = from - sb->base;
+        if (lf > 0 && fd__word_char_at(t, sb->win.len, fd_utf8_prev(t, lf)))
+            return 0;
+        if (to < n) {
+            if (fd__word_char_at(t, sb->win.len, to - sb->base))
+                return 0;
+        } else {
+            need_after = 1;
+        }
+    }
+    uint32_t os = sb->win.map[from - sb->base];
+    uint32_t oe = orig_end(c, sb, sb->win.map[to - 1 - sb->base]);
+
+    size_t lo = st->npend > MERGE_LOOKBACK ? st->npend - MERGE_LOOKBACK : 0;
+    for (size_t i = st->npend; i-- > lo;) {
+        pmatch *p = &st->pend[i];
+        if (p->rule != rule || p->dead)
+            continue;
+        if (p->start == os) {
+            if (oe > p->end) {
+                p->end = oe;
+                p->bend = to;
+                p->need_after = need_after;
+            }
+            return 0;
+        }
+        break;
+    }
+    if (st->npend >= MAX_PENDING) {
+        drop_match(st, ri->action, os);
+        return 0;
+    }
+    if (grow((void **)&st->pend, &st->pcap, st->npend, sizeof *st->pend))
+        return -1;
+    pmatch *p = &st->pend[st->npend++];
+    p->rule = rule;
+    p->start = os;
+    p->end = oe;
+    p->bstart = from;
+    p->bend = to;
+    p->action = ri->action;
+    p->buf = (uint8_t)c->b;
+    p->need_after = need_after;
+    p->dead = 0;
+    return 0;
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx)
+{
+    (void)flags;
+    sctx *c = ctx;
+    const fd_rinfo *ri = &c->st->rs->ri[id];
+    if (ri->flags & FD_RI_PREFILTER) {
+        fd_scratch *s = c->s;
+        if (s->cand_gen[id] != s->gen) {
+            s->cand_gen[id] = s->gen;
+            s->cand[s->ncand++] = id;
+        }
+        return 0;
+    }
+    if (ri->flags & FD_RI_LITERAL)
+        from = to >= ri->len ? to - ri->len : 0;
+    if (record(c, id, (uint32_t)from, (uint32_t)to)) {
+        c->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Confirm a prefiltered rule over the window: PCRE2 finds the exact
+ * matches; those ending in the bytes just added are new. On a PCRE2 limit
+ * the new bytes count as a match (fail closed, as in fd_scan()). */
+static int confirm(sctx *c, uint32_t rule)
+{
+    sbuf *sb = &c->st->b[c->b];
+    const fd_rinfo *ri = &c->st->rs->ri[rule];
+    fd_scratch *s = c->s;
+    const char *t = sb->win.text;
+    size_t len = sb->win.len, off = 0;
+    while (off < len) {
+        int rc = pcre2_match(ri->re, (PCRE2_SPTR)t, len, off, PCRE2_NO_UTF_CHECK, s->md, s->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return 0;
+        if (rc < 0) {
+            uint32_t from = c->prev_n > sb->base ? c->prev_n : sb->base;
+            return buf_len(sb) > from ? record(c, rule, from, buf_len(sb)) : 0;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+        if (ov[1] > ov[0] && sb->base + ov[1] > c->prev_n &&
+            record(c, rule, sb->base + (uint32_t)ov[0], sb->base + (uint32_t)ov[1]))
+            return -1;
+        size_t next = ov[1] > off ? ov[1] : off + 1;
+        while (next < len && ((unsigned char)t[next] & 0xC0) == 0x80)
+            next++;
+        off = next;
+    }
+    return 0;
+}
+
+/* Keep only the bytes a future match can still need: the hold-back and
+ * CTX bytes before it, cut on a character boundary. */
+static void trim(sbuf *sb)
+{
+    uint32_t n = buf_len(sb);
+    uint64_t keep = (uint64_t)sb->hold + CTX;
+    if (n <= keep || n - keep <= sb->base)
+        return;
+    size_t cut = n - (uint32_t)keep - sb->base;
+    while (cut < sb->win.len && ((unsigned char)sb->win.text[cut] & 0xC0) == 0x80)
+        cut++;
+    size_t rest = sb->win.len - cut;
+    memmove(sb->win.text, sb->win.text + cut, rest);
+    memmove(sb->win.map, sb->win.map + cut, rest * sizeof *sb->win.map);
+    sb->win.len = rest;
+    sb->win.text[rest] = '\0';
+    sb->base += (uint32_t)cut;
+    /* A large chunk grew the window; give the memory back. */
+    size_t want = keep + 4096;
+    if (sb->win.cap > 4 * want) {
+        char *t2 = realloc(sb->win.text, want + 1);
+        if (t2)
+            sb->win.text = t2;
+        uint32_t *m2 = realloc(sb->win.map, (want + 1) * sizeof *m2);
+        if (m2)
+            sb->win.map = m2;
+        if (t2 && m2)
+            sb->win.cap = want;
+    }
+}
+
+/* Append raw bytes (the raw view) to the window, each mapped to itself. */
+static int append_raw(sbuf *sb, const char *p, size_t len, uint32_t at)
+{
+    size_t need = sb->win.len + len + 1;
+    if (need > sb->win.cap) {
+        size_t cap = sb->win.cap ? sb->win.cap : 256;
+        while (cap < need)
+            cap *= 2;
+        char *t = realloc(sb->win.text, cap);
+        if (!t)
+            return FD_ENOMEM;
+        sb->win.text = t;
+        uint32_t *m = realloc(sb->win.map, cap * sizeof *m);
+        if (!m)
+            return FD_ENOMEM;
+        sb->win.map = m;
+        sb->win.cap = cap;
+    }
+    memcpy(sb->win.text + sb->win.len, p, len);
+    for (size_t i = 0; i < len; i++)
+        sb->win.map[sb->win.len + i] = at + (uint32_t)i;
+    sb->win.len += len;
+    sb->win.text[sb->win.len] = '\0';
+    return 0;
+}
+
+/* Run one piece of complete characters through every view. */
+static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t len)
+{
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        sbuf *sb = &st->b[b];
+        if (!sb->hs)
+            continue;
+        sctx c = {.st = st, .s = s, .b = b, .piece = piece, .piece_at = st->in,
+                  .piece_len = (uint32_t)len};
+        size_t prev_len = sb->win.len;
+        c.prev_n = buf_len(sb);
+        int r;
+        if (b == FD_BUF_RAW) {
+            r = append_raw(sb, piece, len, st->in);
+        } else {
+            if (sb->ns.run) {
+                c.old_run_at = sb->ns.run_at;
+                c.old_run_len = sb->ns.run_len;
+            }
+            r = fd_norm_feed(&sb->ns, piece, len, &sb->win);
+        }
+        if (r)
+            return r;
+        size_t added = sb->win.len - prev_len;
+        if (!added)
+            continue;
+        /* The first new character settles pending word checks. */
+        int after_word = fd__word_char_at(sb->win.text, sb->win.len, prev_len);
+        for (size_t i = 0; i < st->npend; i++) {
+            pmatch *p = &st->pend[i];
+            if (p->buf == b && p->need_after && p->bend == c.prev_n) {
+                p->need_after = 0;
+                p->dead = (uint8_t)after_word;
+            }
+        }
+        fd__scratch_next_gen(s);
+        hs_error_t e = hs_scan_stream(sb->hs, sb->win.text + prev_len, (unsigned)added, 0, s->hs,
+                                      on_match, &c);
+        if (c.failed)
+            return FD_ENOMEM;
+        if (e != HS_SUCCESS)
+            return FD_EHS;
+        for (size_t i = 0; i < s->ncand; i++)
+            if (confirm(&c, s->cand[i]))
+                return FD_ENOMEM;
+        sb->last_oend = orig_end(&c, sb, sb->win.map[sb->win.len - 1]);
+        trim(sb);
+    }
+    st->in += (uint32_t)len;
+    return 0;
+}
+
+/* The earliest original offset at which a match of at most W bytes that
+ * ends after the current end of buffer SB could start. */
+static uint32_t future_start(const fd_stream *st, int b, uint32_t w)
+{
+    const sbuf *sb = &st->b[b];
+    uint32_t pending = b == FD_BUF_RAW ? st->in : fd_norm_pending(&sb->ns);
+    uint32_t n = buf_len(sb);
+    if (w > sb->hold)
+        w = sb->hold;
+    if (n == 0)
+        return pending;
+    uint32_t idx = n + 1 > w ? n + 1 - w : 0;
+    if (idx < sb->base)
+        idx = sb->base;
+    if (idx < n && sb->win.map[idx - sb->base] < pending)
+        return sb->win.map[idx - sb->base];
+    return pending;
+}
+
+/*
+ * The earliest original offset at which a match not yet seen could start:
+ * per view, the byte `hold` back from the end of its buffer (a future match
+ * ends after the buffer's end and is at most `hold` long), or the first
+ * byte the normalizer has not settled; and the start of any match whose
+ * word boundary after it is still unknown. UINT32_MAX when nothing remains.
+ */
+static uint32_t horizon(const fd_stream *st, int at_end)
+{
+    uint32_t f = UINT32_MAX;
+    if (at_end)
+        return f;
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        if (!st->b[b].hs)
+            continue;
+        uint32_t fb = future_start(st, b, st->b[b].hold);
+        if (fb < f)
+            f = fb;
+    }
+    for (size_t i = 0; i < st->npend; i++)
+        if (st->pend[i].need_after && !st->pend[i].dead && st->pend[i].start < f)
+            f = st->pend[i].start;
+    return f;
+}
+
+static int push_result(fd_result *res, const pmatch *p, uint8_t suppressed)
+{
+    if (res->n == res->cap) {
+        if (res->cap >= FD_MAX_MATCHES) {
+            res->dropped++;
+            return 0;
+        }
+        size_t cap = res->cap ? res->cap * 2 : 16;
+        fd_match *m = realloc(res->matches, cap * sizeof *m);
+        if (!m)
+            return -1;
+        res->matches = m;
+        res->cap = cap;
+    }
+    fd_match *m = &res->matches[res->n++];
+    m->rule = p->rule;
+    m->start = p->start;
+    m->end = p->end;
+    m->action = p->action;
+    m->suppressed = suppressed;
+    return 0;
+}
+
+/*
+ * Whether pending match P can no longer change: its word boundary after it
+ * is known; a regex has seen every end it could have for its start; and no
+ * allow match that could contain it can still appear (nor grow from one
+ * already seen but not final).
+ */
+static int is_final(const fd_stream *st, const pmatch *p)
+{
+    if (p->need_after)
+        return 0;
+    const fd_rinfo *ri = &st->rs->ri[p->rule];
+    const sbuf *sb = &st->b[p->buf];
+    if (!(ri->flags & FD_RI_LITERAL)) {
+        uint32_t w = ri->width < sb->hold ? ri->width : sb->hold;
+        if ((uint64_t)p->bstart + w > buf_len(sb))
+            return 0;
+    }
+    if (p->action == FD_ALLOW)
+        return 1;
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        if (ri->allow_w[b] && st->b[b].hs && p->start >= future_start(st, b, ri->allow_w[b]))
+            return 0;
+    for (size_t i = 0; i < st->npend; i++) {
+        const pmatch *q = &st->pend[i];
+        if (q->action == FD_ALLOW && !q->dead && q->start <= p->start)
+            return 0; /* an allow not final yet might hide it */
+    }
+    return 1;
+}
+
+/*
+ * Move the matches that are final out of the pending list: allow matches
+ * into the allow spans, block and flag matches into RES, suppressed if an
+ * allow span contains them. At the end of the text everything is final.
+ * Allow spans that end at or before F (no match can start before F any
+ * more) cannot contain a later match and are dropped.
+ */
+static int finalize(fd_stream *st, uint32_t f, int at_end, fd_result *res)
+{
+    for (size_t i = 0; i < st->npend; i++) {
+        pmatch *p = &st->pend[i];
+        if (p->dead || p->action != FD_ALLOW || !(at_end || is_final(st, p)))
+            continue;
+        if (grow((void **)&st->allow, &st->acap, st->nallow, sizeof *st->allow))
+            return -1;
+        st->allow[st->nallow].start = p->start;
+        st->allow[st->nallow].end = p->end;
+        st->nallow++;
+        p->dead = 1;
+    }
+    for (size_t i = 0; i < st->npend; i++) {
+        pmatch *p = &st->pend[i];
+        if (p->dead)
+            continue;
+        if (!at_end && !is_final(st, p))
+            continue;
+        uint8_t sup = 0;
+        for (size_t a = 0; a < st->nallow && !sup; a++)
+            sup = st->allow[a].start <= p->start && st->allow[a].end >= p->end;
+        if (push_result(res, p, sup))
+            return -1;
+        p->dead = 1;
+        if (!sup) {
+            if (p->action > st->decision)
+                st->decision = (fd_action)p->action;
+            if (p->action == FD_BLOCK && (!st->blocked || p->start < st->block_at)) {
+                st->blocked = 1;
+                st->block_at = p->start;
+            }
+        }
+    }
+    /* Compact (is_final() above read the list while it was being moved:
+     * entries it looked at are all still there, dead or alive). */
+    size_t k = 0;
+    for (size_t i = 0; i < st->npend; i++)
+        if (!st->pend[i].dead)
+            st->pend[k++] = st->pend[i];
+    st->npend = k;
+    k = 0;
+    for (size_t a = 0; a < st->nallow; a++)
+        if (st->allow[a].end > f)
+            st->allow[k++] = st->allow[a];
+    st->nallow = k;
+    fd__sort_matches(res->matches, res->n);
+    return 0;
+}
+
+static void set_release(fd_stream *st, uint32_t f, fd_result *res, uint64_t *release)
+{
+    uint32_t r = f < st->in ? f : st->in;
+    if (st->blocked && st->block_at < r)
+        r = st->block_at;
+    if (r > st->released)
+        st->released = r;
+    res->decision = st->decision;
+    *release = st->released;
+}
+
+int fd_stream_open(fd_ruleset *rs, fd_scratch *s, uint32_t max_holdback, fd_stream **out)
+{
+    if (rs->rl.nrules > s->nrules_cap)
+        return FD_ESTATE;
+    fd_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return FD_ENOMEM;
+    st->rs = fd_ruleset_ref(rs);
+    if (!max_holdback)
+        max_holdback = FD_STREAM_DEFAULT_HOLDBACK;
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        sbuf *sb = &st->b[b];
+        fd_normbuf_init(&sb->win);
+        if (!rs->sdb[b])
+            continue;
+        fd_norm_begin(&sb->ns, b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP);
+        sb->hold = rs->width[b] < max_holdback ? rs->width[b] : max_holdback;
+        if (hs_open_stream(rs->sdb[b], 0, &sb->hs) != HS_SUCCESS) {
+            fd_stream_free(st);
+            return FD_ENOMEM;
+        }
+    }
+    *out = st;
+    return 0;
+}
+
+/* Whether P[0..N) is the start of a valid UTF-8 character, not complete. */
+static int utf8_prefix(const unsigned char *p, size_t n)
+{
+    size_t want = fd_utf8_len(p[0]);
+    if (p[0] < 0xC2 || p[0] > 0xF4 || n >= want)
+        return 0;
+    unsigned char pad[4];
+    memcpy(pad, p, n);
+    for (size_t i = n; i < want; i++)
+        pad[i] = i == 1 && p[0] == 0xE0 ? 0xA0 : i == 1 && p[0] == 0xF0 ? 0x90 : 0x80;
+    return fd_utf8_valid((const char *)pad, want);
+}
+
+int fd_stream_feed(fd_stream *st, fd_scratch *s, const char *chunk, size_t len, fd_result *res,
+                   uint64_t *release)
+{
+    res->n = 0;
+    res->dropped = 0;
+    res->decision = st->decision;
+    *release = st->released;
+    if (st->broken || st->closed || st->blocked)
+        return FD_ESTATE;
+    if ((uint64_t)st->in + st->npart + len >= UINT32_MAX)
+        return FD_ETOOBIG;
+    if (st->rs->rl.nrules > s->nrules_cap)
+        return FD_ESTATE;
+
+    /* Validate everything first, so a bad chunk changes nothing. */
+    unsigned char head[4];
+    size_t hlen = 0, take = 0;
+    if (st->npart) {
+        size_t want = fd_utf8_len(st->part[0]);
+        take = want - st->npart < len ? want - st->npart : len;
+        memcpy(head, st->part, st->npart);
+        memcpy(head + st->npart, chunk, take);
+        hlen = st->npart + take;
+        if (hlen == want ? !fd_utf8_valid((const char *)head, hlen)
+                         : !utf8_prefix(head, hlen))
+            return FD_EUTF8;
+    }
+    const char *rest = chunk + take;
+    size_t rlen = len - take, ok = fd_utf8_check(rest, rlen);
+    if (ok < rlen && !utf8_prefix((const unsigned char *)rest + ok, rlen - ok))
+        return FD_EUTF8;
+
+    int r = 0;
+    if (st->npart) {
+        if (hlen == fd_utf8_len(head[0])) {
+            r = feed_piece(st, s, (const char *)head, hlen);
+            st->npart = 0;
+        } else {
+            memcpy(st->part, head, hlen);
+            st->npart = (uint8_t)hlen;
+        }
+    }
+    if (!r && ok)
+        r = feed_piece(st, s, rest, ok);
+    if (!r && ok < rlen) {
+        memcpy(st->part, rest + ok, rlen - ok);
+        st->npart = (uint8_t)(rlen - ok);
+    }
+    if (!r) {
+        uint32_t f = horizon(st, 0);
+        r = finalize(st, f, 0, res) ? FD_ENOMEM : 0;
+        set_release(st, f, res, release);
+    }
+    if (r)
+        st->broken = 1;
+    return r;
+}
+
+int fd_stream_close(fd_stream *st, fd_scratch *s, fd_result *res, uint64_t *release)
+{
+    res->n = 0;
+    res->dropped = 0;
+    res->decision = st->decision;
+    *release = st->released;
+    if (st->broken || st->closed)
+        return FD_ESTATE;
+    st->closed = 1;
+    if (st->blocked)
+        return 0; /* finished at the block: nothing more is released */
+    int r = 0;
+    for (int b = 0; b < FD_BUF_MAX && !r; b++) {
+        sbuf *sb = &st->b[b];
+        if (!sb->hs)
+            continue;
+        sctx c = {.st = st, .s = s, .b = b, .prev_n = buf_len(sb)};
+        fd__scratch_next_gen(s);
+        hs_error_t e = hs_close_stream(sb->hs, s->hs, on_match, &c);
+        sb->hs = NULL;
+        if (c.failed)
+            r = FD_ENOMEM;
+        else if (e != HS_SUCCESS)
+            r = FD_EHS;
+    }
+    /* The end of the text is a word boundary. */
+    for (size_t i = 0; i < st->npend; i++)
+        st->pend[i].need_after = 0;
+    if (!r)
+        r = finalize(st, UINT32_MAX, 1, res) ? FD_ENOMEM : 0;
+    if (!r && st->npart)
+        r = FD_EUTF8; /* the text ended inside a character */
+    set_release(st, UINT32_MAX, res, release);
+    if (r)
+        st->broken = 1;
+    return r;
+}
+
+void fd_stream_free(fd_stream *st)
+{
+    if (!st)
+        return;
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        if (st->b[b].hs)
+            hs_close_stream(st->b[b].hs, NULL, NULL, NULL);
+        fd_normbuf_free(&st->b[b].win);
+    }
+    fd_ruleset_unref(st->rs);
+    free(st->pend);
+    free(st->allow);
+    free(st);
+}
+
+fd_action fd_stream_decision(const fd_stream *st)
+{
+    return st->decision;
+}
+
+uint64_t fd_stream_length(const fd_stream *st)
+{
+    return st->in;
+}
+
+int fd_stream_blocked(const fd_stream *st)
+{
+    return st->blocked;
+}
+
+const fd_ruleset *fd_stream_ruleset(const fd_stream *st)
+{
+    return st->rs;
+}
+
+size_t fd_stream_bytes(const fd_stream *st)
+{
+    size_t n = sizeof *st + st->pcap * sizeof *st->pend + st->acap * sizeof *st->allow;
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        const sbuf *sb = &st->b[b];
+        size_t sz = 0;
+        if (st->rs->sdb[b] && hs_stream_size(st->rs->sdb[b], &sz) == HS_SUCCESS)
+            n += sz;
+        n += sb->win.cap * (1 + sizeof *sb->win.map);
+    }
+    return n;
+}

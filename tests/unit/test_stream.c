@@ -1,0 +1,319 @@
+/*
+ * test_stream.c — streams against whole-text checks. For a corpus of texts
+ * (evasion forms, allow suppression, word rules, regexes, prefiltered PII
+ * regexes, texts without matches), split at every byte position and at many
+ * random multi-way splits: the stream reports exactly the matches and the
+ * decision of fd_scan() on the whole text; `release` never decreases, never
+ * covers a byte of a match reported later or of a blocking match, and is
+ * the whole length at close unless blocked.
+ */
+#include "testutil.h"
+
+#include "stream.h"
+
+static const char *RULES = "@category A1.4\n"
+                           "@id zh.bomb\n炸弹\n"
+                           "@id zh.make-bomb\n制造炸弹\n"
+                           "@id en.bomb\nbomb\n"
+                           "@id en.nail-bomb\nnail bomb\n"
+                           "@action flag\n"
+                           "@id zh.attack\n恐怖袭击\n"
+                           "@match word\n"
+                           "@id w.kill\nkill\n"
+                           "@id w.ass\nass\n"
+                           "@match normalized\n"
+                           "@id re.weapon\n/枪支?(买卖|交易)/\n"
+                           "@id re.end\n/the end$/\n"
+                           "@action allow\n"
+                           "@id allow.bath\nbath bomb\n"
+                           "@category A1.6\n"
+                           "@action block\n"
+                           "@id zh.oral\n口交\n"
+                           "@action allow\n"
+                           "@id allow.junction\n路口交通\n"
+                           "@category A4.6\n"
+                           "@action flag\n"
+                           "@match raw\n"
+                           "@id pii.mobile\n/(?<![0-9])1[3-9][0-9]{9}(?![0-9])/\n"
+                           "@id raw.unbounded\n/X{3,}Y/\n";
+
+static const char *CORPUS[] = {
+    "今天天气很好，我们去公园散步。",
+    "教你製 造-炸\u200b彈，然后 b.o.m.b 和 Ｂ Ｏ Ｍ Ｂ。",
+    "a bath bomb is nice, a nail  bomb is not",
+    "前方路口交通拥堵，口交",
+    "I will kill you. Skill and killer. 我kill你",
+    "you ass, class assessment",
+    "槍支買賣和枪交易",
+    "call 13812345678 now, not 9138123456789",
+    "新闻：恐怖袭击，没有炸弹",
+    "and that was the end",
+    "the end is not here",
+    "XXXXXXY and XXY and XXXXXXXXXXXXXXXXXXXXY",
+    "f.u.c.k b o m b 𝐛𝐨𝐦𝐛 ⓑⓞⓜⓑ",
+    "炸。\n弹 and bo. Mb",
+    "",
+    "\u200b\u200b炸\u200b\u200b弹\u200b\u200b",
+};
+
+static fd_ruleset *rs;
+static fd_scratch *scratch;
+static fd_result whole, part;
+
+static void setup(void)
+{
+    rs = tu_compile(RULES);
+    cr_assert_eq(fd_scratch_new(rs, &scratch), 0);
+    fd_result_init(&whole);
+    fd_result_init(&part);
+}
+
+static void teardown(void)
+{
+    fd_result_free(&whole);
+    fd_result_free(&part);
+    fd_scratch_free(scratch);
+    fd_ruleset_unref(rs);
+}
+
+TestSuite(stream, .init = setup, .fini = teardown);
+
+/* The matches a stream reports: block and flag ones, suppressed included. */
+typedef struct mlist {
+    fd_match m[512];
+    size_t n;
+} mlist;
+
+static void expected(const char *text, mlist *out, fd_action *decision)
+{
+    cr_assert_eq(fd_scan(rs, scratch, text, strlen(text), &whole), 0);
+    out->n = 0;
+    for (size_t i = 0; i < whole.n; i++)
+        if (whole.matches[i].action != FD_ALLOW)
+            out->m[out->n++] = whole.matches[i];
+    *decision = whole.decision;
+}
+
+static int cmp_match(const void *a, const void *b)
+{
+    const fd_match *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* Stream TEXT cut at the sorted offsets CUTS[0..NCUTS) and compare. */
+static void check_split(const char *text, const size_t *cuts, size_t ncuts, const mlist *want,
+                        fd_action want_decision, const char *what)
+{
+    size_t len = strlen(text);
+    fd_stream *st = NULL;
+    cr_assert_eq(fd_stream_open(rs, scratch, 0, &st), 0);
+    mlist got = {.n = 0};
+    uint64_t rel = 0, prev_rel = 0;
+    uint64_t releases[64];
+    size_t found_at[512]; /* index of the response that reported each match */
+    size_t nresp = 0, pos = 0;
+    int blocked = 0;
+    for (size_t k = 0; k <= ncuts && !blocked; k++) {
+        size_t end = k < ncuts ? cuts[k] : len;
+        int r = fd_stream_feed(st, scratch, text + pos, end - pos, &part, &rel);
+        cr_assert_eq(r, 0, "%s: feed %zu: %s", what, k, fd_strerror(r));
+        pos = end;
+        cr_assert_geq(rel, prev_rel, "%s: release went back", what);
+        cr_assert_leq(rel, pos, "%s: released unseen bytes", what);
+        prev_rel = rel;
+        for (size_t i = 0; i < part.n; i++) {
+            found_at[got.n] = nresp;
+            got.m[got.n++] = part.matches[i];
+        }
+        releases[nresp++] = rel;
+        blocked = fd_stream_blocked(st);
+    }
+    if (!blocked) {
+        cr_assert_eq(fd_stream_close(st, scratch, &part, &rel), 0);
+        for (size_t i = 0; i < part.n; i++) {
+            found_at[got.n] = nresp;
+            got.m[got.n++] = part.matches[i];
+        }
+        releases[nresp++] = rel;
+        if (part.decision != FD_BLOCK)
+            cr_assert_eq(rel, len, "%s: close released %lu of %zu", what, (unsigned long)rel,
+                         len);
+    }
+    /* Nothing released may belong to a match reported later, nor to a
+     * blocking match ever. */
+    for (size_t i = 0; i < got.n; i++) {
+        for (size_t r = 0; r < found_at[i]; r++)
+            cr_assert_leq(releases[r], got.m[i].start,
+                          "%s: release %lu before match [%u,%u) was reported", what,
+                          (unsigned long)releases[r], got.m[i].start, got.m[i].end);
+        if (got.m[i].action == FD_BLOCK && !got.m[i].suppressed)
+            cr_assert_leq(rel, got.m[i].start, "%s: released a blocking match", what);
+    }
+    fd_action dec = fd_stream_decision(st);
+    fd_stream_free(st);
+    if (blocked) {
+        /* A block ends the stream: what was reported is a prefix of the
+         * whole-text matches, the decision is block. */
+        cr_assert_eq(want_decision, FD_BLOCK, "%s: stream blocked, check did not", what);
+        cr_assert_eq(dec, FD_BLOCK);
+        return;
+    }
+    cr_assert_eq(dec, want_decision, "%s: decision %s, want %s", what, fd_action_name(dec),
+                 fd_action_name(want_decision));
+    qsort(got.m, got.n, sizeof *got.m, cmp_match);
+    cr_assert_eq(got.n, want->n, "%s: %zu matches, want %zu", what, got.n, want->n);
+    for (size_t i = 0; i < got.n; i++) {
+        const fd_match *a = &got.m[i], *b = &want->m[i];
+        cr_assert(a->rule == b->rule && a->start == b->start && a->end == b->end &&
+                      a->suppressed == b->suppressed,
+                  "%s: match %zu is %s [%u,%u)%s, want %s [%u,%u)%s", what, i,
+                  fd_ruleset_rule(rs, a->rule)->id, a->start, a->end, a->suppressed ? "s" : "",
+                  fd_ruleset_rule(rs, b->rule)->id, b->start, b->end, b->suppressed ? "s" : "");
+    }
+}
+
+Test(stream, whole_text_in_one_chunk)
+{
+    for (size_t t = 0; t < sizeof CORPUS / sizeof *CORPUS; t++) {
+        mlist want;
+        fd_action d;
+        expected(CORPUS[t], &want, &d);
+        check_split(CORPUS[t], NULL, 0, &want, d, CORPUS[t]);
+    }
+}
+
+Test(stream, split_at_every_byte)
+{
+    char what[256];
+    for (size_t t = 0; t < sizeof CORPUS / sizeof *CORPUS; t++) {
+        mlist want;
+        fd_action d;
+        expected(CORPUS[t], &want, &d);
+        size_t len = strlen(CORPUS[t]);
+        for (size_t cut = 0; cut <= len; cut++) {
+            snprintf(what, sizeof what, "text %zu cut at %zu", t, cut);
+            check_split(CORPUS[t], &cut, 1, &want, d, what);
+        }
+    }
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+Test(stream, random_multiway_splits)
+{
+    char what[256];
+    for (size_t t = 0; t < sizeof CORPUS / sizeof *CORPUS; t++) {
+        mlist want;
+        fd_action d;
+        expected(CORPUS[t], &want, &d);
+        size_t len = strlen(CORPUS[t]);
+        for (int round = 0; round < 200; round++) {
+            size_t cuts[32];
+            size_t n = 1 + next_rand() % 30;
+            for (size_t i = 0; i < n; i++)
+                cuts[i] = len ? next_rand() % (len + 1) : 0;
+            qsort(cuts, n, sizeof *cuts, cmp_size);
+            snprintf(what, sizeof what, "text %zu round %d", t, round);
+            check_split(CORPUS[t], cuts, n, &want, d, what);
+        }
+    }
+}
+
+Test(stream, byte_at_a_time)
+{
+    for (size_t t = 0; t < sizeof CORPUS / sizeof *CORPUS; t++) {
+        mlist want;
+        fd_action d;
+        expected(CORPUS[t], &want, &d);
+        size_t len = strlen(CORPUS[t]), cuts[512];
+        for (size_t i = 0; i < len && i < 512; i++)
+            cuts[i] = i;
+        check_split(CORPUS[t], cuts, len < 512 ? len : 512, &want, d, "byte at a time");
+    }
+}
+
+Test(stream, release_holds_back_only_what_rules_need)
+{
+    /* One 4-byte rule: a stream holds back 3 bytes of the normalized
+     * text, no more. */
+    fd_ruleset *small = tu_compile("@category A1.4\nbomb\n");
+    fd_scratch *s2 = NULL;
+    cr_assert_eq(fd_scratch_new(small, &s2), 0);
+    fd_stream *st = NULL;
+    cr_assert_eq(fd_stream_open(small, s2, 0, &st), 0);
+    uint64_t rel;
+    cr_assert_eq(fd_stream_feed(st, s2, "hello world", 11, &part, &rel), 0);
+    /* a match of 4 bytes ending after the end starts at >= 11 + 1 - 4 = 8:
+     * "rld" is held back */
+    cr_assert_eq(rel, 8);
+    cr_assert_eq(fd_stream_feed(st, s2, " and more", 9, &part, &rel), 0);
+    cr_assert_eq(rel, 17);
+    cr_assert_eq(fd_stream_feed(st, s2, " bo", 3, &part, &rel), 0);
+    /* separators inside a keyword are noise, so "more bo" reads "morebo":
+     * the last 3 normalized bytes "ebo" start at the "e" (offset 19) */
+    cr_assert_eq(rel, 19);
+    cr_assert_eq(fd_stream_feed(st, s2, "mb!", 3, &part, &rel), 0);
+    cr_assert_eq(part.decision, FD_BLOCK);
+    cr_assert_eq(part.n, 1);
+    cr_assert_eq(part.matches[0].start, 21);
+    cr_assert_eq(rel, 21); /* stops right before the blocking match */
+    cr_assert(fd_stream_blocked(st));
+    cr_assert_eq(fd_stream_feed(st, s2, "x", 1, &part, &rel), FD_ESTATE);
+    fd_stream_free(st);
+    fd_scratch_free(s2);
+    fd_ruleset_unref(small);
+}
+
+Test(stream, invalid_utf8_chunk_rejected_stream_goes_on)
+{
+    fd_stream *st = NULL;
+    cr_assert_eq(fd_stream_open(rs, scratch, 0, &st), 0);
+    uint64_t rel;
+    cr_assert_eq(fd_stream_feed(st, scratch, "ok \xff", 4, &part, &rel), FD_EUTF8);
+    cr_assert_eq(fd_stream_length(st), 0);
+    /* a character split across chunks is fine */
+    cr_assert_eq(fd_stream_feed(st, scratch, "炸\xe5", 4, &part, &rel), 0);
+    cr_assert_eq(fd_stream_feed(st, scratch, "\xbc\xb9", 2, &part, &rel), 0);
+    cr_assert_eq(fd_stream_length(st), 6);
+    cr_assert_eq(fd_stream_decision(st), FD_BLOCK);
+    fd_stream_free(st);
+    /* a stream that ends inside a character */
+    cr_assert_eq(fd_stream_open(rs, scratch, 0, &st), 0);
+    cr_assert_eq(fd_stream_feed(st, scratch, "a\xe5\xbc", 3, &part, &rel), 0);
+    cr_assert_eq(fd_stream_close(st, scratch, &part, &rel), FD_EUTF8);
+    fd_stream_free(st);
+}
+
+Test(stream, keeps_its_ruleset)
+{
+    fd_stream *st = NULL;
+    cr_assert_eq(fd_stream_open(rs, scratch, 0, &st), 0);
+    fd_ruleset *mine = rs;
+    /* the owner drops its reference (a reload): the stream still works */
+    fd_ruleset_ref(mine);
+    fd_ruleset_unref(mine);
+    uint64_t rel;
+    cr_assert_eq(fd_stream_feed(st, scratch, "制造炸", 9, &part, &rel), 0);
+    cr_assert_eq(fd_stream_feed(st, scratch, "弹", 3, &part, &rel), 0);
+    cr_assert_eq(part.decision, FD_BLOCK);
+    cr_assert_eq(fd_stream_ruleset(st), mine);
+    cr_assert_gt(fd_stream_bytes(st), 0);
+    fd_stream_free(st);
+}
