@@ -23,6 +23,7 @@
 #include "corpus.h"
 #include "ruleset_int.h"
 #include "scan.h"
+#include "stream.h"
 
 static double now(void)
 {
@@ -172,6 +173,39 @@ static int run_memmem(void *vctx, const char *text, size_t len)
     return n;
 }
 
+/* Streams: each message fed in CHUNK-byte pieces, then closed. */
+typedef struct stream_ctx {
+    fd_ruleset *rs;
+    fd_scratch *s;
+    fd_result res;
+    size_t chunk;
+    size_t state_bytes; /* fd_stream_bytes() before close, last seen */
+} stream_ctx;
+
+static int run_stream(void *vctx, const char *text, size_t len)
+{
+    stream_ctx *c = vctx;
+    fd_stream *st = NULL;
+    uint64_t rel = 0;
+    if (fd_stream_open(c->rs, c->s, 0, &st))
+        return 0;
+    for (size_t off = 0; off < len && !fd_stream_blocked(st); off += c->chunk)
+        fd_stream_feed(st, c->s, text + off, len - off < c->chunk ? len - off : c->chunk, &c->res,
+                       &rel);
+    c->state_bytes = fd_stream_bytes(st);
+    fd_stream_close(st, c->s, &c->res, &rel);
+    fd_stream_free(st);
+    return (int)rel;
+}
+
+typedef struct srow {
+    const char *set;
+    size_t chunk;
+    figure f;
+    double ns_per_chunk;
+    size_t state_bytes, hs_state;
+} srow;
+
 typedef struct row {
     const char *set;
     size_t msg_size;
@@ -235,6 +269,8 @@ int main(int argc, char **argv)
     printf("%-8s | %10s | %10s | %10s\n", "set", "compile s", "RSS MiB", "DB MiB");
     row rows[64];
     size_t nrows = 0;
+    srow srows[16];
+    size_t nsrows = 0;
     char names[8][32];
     for (size_t si = 0; si <= nsets; si++) {
         /* si == nsets: the bundled rules, if given */
@@ -298,6 +334,25 @@ int main(int argc, char **argv)
             if (si < nsets)
                 w->d = measure(run_memmem, &kw, &msgs[mi], budget);
         }
+        /* Streams over the 1 KiB (or the only) message size, on the 10k
+         * set and the bundled rules. */
+        if ((si < nsets && sets[si] == 10000) || si == nsets) {
+            size_t mi = nsizes > 1 ? 1 : 0;
+            size_t chunks[] = {16, 64};
+            for (size_t ci = 0; ci < 2; ci++) {
+                stream_ctx sc = {rs, fc.s, {0}, chunks[ci], 0};
+                fd_result_init(&sc.res);
+                srow *w = &srows[nsrows++];
+                w->set = name;
+                w->chunk = chunks[ci];
+                w->f = measure(run_stream, &sc, &msgs[mi], budget);
+                double per_msg_chunks = (double)msgs[mi].total / msgs[mi].n / chunks[ci];
+                w->ns_per_chunk = w->f.ns_per_msg / per_msg_chunks;
+                w->state_bytes = sc.state_bytes;
+                w->hs_state = fd_ruleset_stream_state_bytes(rs);
+                fd_result_free(&sc.res);
+            }
+        }
         if (si < nsets && !pc.re)
             printf("         (PCRE2 alternation of %s keywords does not compile: %s)\n", name,
                    perr);
@@ -335,7 +390,19 @@ int main(int argc, char **argv)
             printf(" %7s", "n/a");
         printf("\n");
     }
+    printf("\n== streams: messages of ~1 KiB fed in chunks, one thread\n");
+    printf("%-8s %6s | %9s | %12s | %12s | %14s\n", "set", "chunk", "MB/s", "ns/chunk",
+           "bytes/stream", "of which HS");
+    for (size_t i = 0; i < nsrows; i++)
+        printf("%-8s %6zu | %9.1f | %12.0f | %12zu | %14zu\n", srows[i].set, srows[i].chunk,
+               srows[i].f.mbps, srows[i].ns_per_chunk, srows[i].state_bytes, srows[i].hs_state);
     if (j) {
+        fprintf(j, "],\n\"streams\": [\n");
+        for (size_t i = 0; i < nsrows; i++)
+            fprintf(j, "%s{\"set\": \"%s\", \"chunk\": %zu, \"mb_s\": %.2f, "
+                       "\"ns_chunk\": %.0f, \"bytes_stream\": %zu, \"hs_state\": %zu}\n",
+                    i ? "," : "", srows[i].set, srows[i].chunk, srows[i].f.mbps,
+                    srows[i].ns_per_chunk, srows[i].state_bytes, srows[i].hs_state);
         fprintf(j, "],\n\"hotpath\": [\n");
         for (size_t i = 0; i < nrows; i++) {
             row *w = &rows[i];
