@@ -724,7 +724,8 @@ int fd_rules_load_dir(const char *dir, fd_rulelist *rl, fd_diag *diag)
         goto out;
     if (r)
         err = FD_ERULES;
-    qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    if (files.n > 1)
+        qsort(files.v, files.n, sizeof *files.v, cmp_str);
     for (size_t i = 0; i < files.n; i++) {
         r = read_file(dir, files.v[i], &buf, &len, diag);
         if (r == FD_ENOMEM)
