@@ -19,6 +19,7 @@
 
 #include "hash.h"
 #include "utf8.h"
+#include "validate.h"
 
 #define CATEGORIES_FILE "categories.tsv"
 #define MAX_RULE_FILE   (64u << 20) /* a rule file larger than this is surely a mistake */
@@ -207,6 +208,7 @@ typedef struct parse_state {
     int category; /* -1 until @category */
     fd_action action;
     fd_view view;
+    uint8_t validator;
     char *next_id; /* @id waiting for its pattern */
     unsigned next_id_line;
 } parse_state;
@@ -238,7 +240,7 @@ static int parse_directive(fd_rulelist *rl, parse_state *st, const char *fname, 
 
 #define IS(lit) (nl == sizeof(lit) - 1 && memcmp(name, lit, nl) == 0)
 #define VAL(lit) (vl == sizeof(lit) - 1 && memcmp(val, lit, vl) == 0)
-    if (!IS("category") && !IS("action") && !IS("match") && !IS("id")) {
+    if (!IS("category") && !IS("action") && !IS("match") && !IS("id") && !IS("validate")) {
         fd_diag_add(diag, fname, lineno, "unknown directive '@%.*s'", (int)nl, name);
         return FD_ERULES;
     }
@@ -285,6 +287,14 @@ static int parse_directive(fd_rulelist *rl, parse_state *st, const char *fname, 
                         (int)vl, val);
             return FD_ERULES;
         }
+    } else if (IS("validate")) {
+        int v = fd_validator_find(val, vl);
+        if (v < 0) {
+            fd_diag_add(diag, fname, lineno,
+                        "unknown validator '%.*s' (cn-id, luhn, cn-uscc or none)", (int)vl, val);
+            return FD_ERULES;
+        }
+        st->validator = (uint8_t)v;
     } else { /* @id */
         if (!valid_id(val, vl)) {
             fd_diag_add(diag, fname, lineno,
@@ -397,6 +407,7 @@ static int parse_pattern(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_
     r->view = st->view;
     r->regex = regex;
     r->rx_flags = rxf;
+    r->validator = st->validator;
     r->file = file;
     r->line = lineno;
     if (st->next_id) {

@@ -50,6 +50,7 @@ typedef struct fd_rule {
     fd_view view;
     bool regex;        /* pattern is a regex source, else a literal */
     unsigned rx_flags; /* FD_RX_* for regexes */
+    uint8_t validator; /* fd_validator (validate.h): @validate NAME */
     char *pattern;     /* literal (escapes resolved, trimmed) or regex source */
     size_t pattern_len;
     uint32_t file;     /* index into fd_rulelist.files */

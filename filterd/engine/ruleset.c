@@ -400,6 +400,7 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
         const char *fname = rl->files[r->file];
         ri->buf = (uint8_t)b;
         ri->action = (uint8_t)r->action;
+        ri->validator = r->validator;
         if (r->view == FD_VIEW_WORD)
             ri->flags |= FD_RI_WORD;
         char *expr;

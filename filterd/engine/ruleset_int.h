@@ -32,6 +32,7 @@ typedef struct fd_rinfo {
     uint8_t buf;      /* enum fd_buf */
     uint8_t flags;    /* FD_RI_* */
     uint8_t action;   /* fd_action */
+    uint8_t validator; /* fd_validator: the match must pass it */
     pcre2_code *re;   /* FD_RI_PREFILTER: the exact regex */
     /* Block/flag rules: per buffer, the longest allow rule there whose match
      * could contain a match of this rule (0: none could). Streams wait that

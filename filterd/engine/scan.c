@@ -15,6 +15,7 @@
 
 #include "norm.h"
 #include "scan_int.h"
+#include "validate.h"
 
 void fd_result_init(fd_result *r)
 {
@@ -199,6 +200,8 @@ static int record(scan_ctx *c, uint32_t rule, size_t from, size_t to)
 {
     const fd_rinfo *ri = &c->rs->ri[rule];
     if ((ri->flags & FD_RI_WORD) && !fd__word_bounded(c->buf, c->blen, from, to))
+        return 0;
+    if (ri->validator && !fd_validate(ri->validator, c->buf + from, to - from))
         return 0;
     size_t os, oe;
     map_span(c, from, to, &os, &oe);

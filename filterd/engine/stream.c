@@ -22,6 +22,7 @@
 
 #include "scan_int.h"
 #include "utf8.h"
+#include "validate.h"
 
 /* Buffer bytes kept before the hold-back: the character before a match
  * (word boundaries) and PCRE2 look-behind context. */
@@ -158,6 +159,8 @@ static int record(sctx *c, uint32_t rule, uint32_t from, uint32_t to)
             need_after = 1;
         }
     }
+    if (ri->validator && !fd_validate(ri->validator, t + (from - sb->base), to - from))
+        return 0;
     uint32_t os = sb->win.map[from - sb->base];
     uint32_t oe = orig_end(c, sb, sb->win.map[to - 1 - sb->base]);
 
