@@ -209,6 +209,7 @@ typedef struct parse_state {
     fd_action action;
     fd_view view;
     uint8_t validator;
+    uint32_t within; /* @within N for @all rules */
     char *next_id; /* @id waiting for its pattern */
     unsigned next_id_line;
 } parse_state;
@@ -227,8 +228,12 @@ static int valid_id(const char *s, size_t l)
 }
 
 /* Handle one "@name value" line. Returns 0, FD_ERULES (reported) or FD_ENOMEM. */
-static int parse_directive(fd_rulelist *rl, parse_state *st, const char *fname, unsigned lineno,
-                           const char *s, size_t l, fd_diag *diag)
+static int parse_all(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_t file,
+                     const char *fname, unsigned lineno, const char *s, size_t l, fd_diag *diag);
+
+static int parse_directive(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_t file,
+                           const char *fname, unsigned lineno, const char *s, size_t l,
+                           fd_diag *diag)
 {
     const char *name = s + 1;
     size_t nl = 0;
@@ -240,7 +245,8 @@ static int parse_directive(fd_rulelist *rl, parse_state *st, const char *fname, 
 
 #define IS(lit) (nl == sizeof(lit) - 1 && memcmp(name, lit, nl) == 0)
 #define VAL(lit) (vl == sizeof(lit) - 1 && memcmp(val, lit, vl) == 0)
-    if (!IS("category") && !IS("action") && !IS("match") && !IS("id") && !IS("validate")) {
+    if (!IS("category") && !IS("action") && !IS("match") && !IS("id") && !IS("validate") &&
+        !IS("within") && !IS("all")) {
         fd_diag_add(diag, fname, lineno, "unknown directive '@%.*s'", (int)nl, name);
         return FD_ERULES;
     }
@@ -287,6 +293,20 @@ static int parse_directive(fd_rulelist *rl, parse_state *st, const char *fname, 
                         (int)vl, val);
             return FD_ERULES;
         }
+    } else if (IS("all")) {
+        return parse_all(rl, rcap, st, file, fname, lineno, val, vl, diag);
+    } else if (IS("within")) {
+        char num[16];
+        char *e;
+        snprintf(num, sizeof num, "%.*s", (int)(vl < 15 ? vl : 15), val);
+        unsigned long w = strtoul(num, &e, 10);
+        if (vl > 9 || *e || num[0] == '-' || num[0] == '+') {
+            fd_diag_add(diag, fname, lineno,
+                        "@within takes a number of characters (0: anywhere), not '%.*s'",
+                        (int)vl, val);
+            return FD_ERULES;
+        }
+        st->within = (uint32_t)w;
     } else if (IS("validate")) {
         int v = fd_validator_find(val, vl);
         if (v < 0) {
@@ -338,20 +358,17 @@ static char *derive_id(const char *cat, const char *s, size_t l)
     return id;
 }
 
-/* Parse one pattern line (trimmed, non-empty) into a new rule. */
-static int parse_pattern(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_t file,
-                         const char *fname, unsigned lineno, const char *s, size_t l,
-                         fd_diag *diag)
+/* The syntax of one pattern (a pattern line, or one part of an @all line):
+ * "/REGEX/FLAGS" or a literal with its leading-backslash escape resolved.
+ * Sets *regex, *rxf and the pattern's bytes (pointing into S). */
+static int parse_pattern_text(const char *s, size_t l, bool *regex, unsigned *rxf,
+                              const char **pat, size_t *pl, const char *fname, unsigned lineno,
+                              fd_diag *diag)
 {
-    bool regex = false;
-    unsigned rxf = 0;
-    const char *pat = s;
-    size_t pl = l;
-
-    if (st->category < 0) {
-        fd_diag_add(diag, fname, lineno, "pattern before any @category");
-        return FD_ERULES;
-    }
+    *regex = false;
+    *rxf = 0;
+    *pat = s;
+    *pl = l;
     if (s[0] == '/') {
         /* "/REGEX/FLAGS": the last '/' ends the regex; what follows is flags. */
         const char *close = NULL;
@@ -368,39 +385,51 @@ static int parse_pattern(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_
         }
         for (const char *f = close + 1; f < s + l; f++) {
             switch (*f) {
-            case 'i': rxf |= FD_RX_CASELESS; break;
-            case 's': rxf |= FD_RX_DOTALL; break;
-            case 'm': rxf |= FD_RX_MULTILINE; break;
+            case 'i': *rxf |= FD_RX_CASELESS; break;
+            case 's': *rxf |= FD_RX_DOTALL; break;
+            case 'm': *rxf |= FD_RX_MULTILINE; break;
             default:
                 fd_diag_add(diag, fname, lineno, "unknown regex flag '%c' (i, s or m)", *f);
                 return FD_ERULES;
             }
         }
-        regex = true;
-        pat = s + 1;
-        pl = (size_t)(close - pat);
-        if (!pl) {
+        *regex = true;
+        *pat = s + 1;
+        *pl = (size_t)(close - *pat);
+        if (!*pl) {
             fd_diag_add(diag, fname, lineno, "empty regex");
             return FD_ERULES;
         }
     } else if (s[0] == '\\') {
-        if (l < 2 || !strchr("#@/\\", s[1])) {
+        if (l < 2 || !strchr("#@/\\!", s[1])) {
             fd_diag_add(diag, fname, lineno,
                         "a leading '\\' escapes only '#', '@', '/' or '\\' at the start of a "
                         "literal");
             return FD_ERULES;
         }
-        pat = s + 1;
-        pl = l - 1;
+        *pat = s + 1;
+        *pl = l - 1;
     }
+    return 0;
+}
 
-    if (grow((void **)&rl->rules, rcap, rl->nrules, sizeof *rl->rules))
+/* Append a rule with the directives in force. ID is taken (NULL: derive
+ * one from the category and SRC, the text as written). */
+static int add_rule(fd_rulelist *rl, size_t *rcap, const parse_state *st, uint32_t file,
+                    unsigned lineno, const char *pat, size_t pl, bool regex, unsigned rxf,
+                    char *id, const char *src, size_t srclen, fd_rule **out)
+{
+    if (grow((void **)&rl->rules, rcap, rl->nrules, sizeof *rl->rules)) {
+        free(id);
         return FD_ENOMEM;
+    }
     fd_rule *r = &rl->rules[rl->nrules];
     memset(r, 0, sizeof *r);
     r->pattern = dupn(pat, pl);
-    if (!r->pattern)
+    if (!r->pattern) {
+        free(id);
         return FD_ENOMEM;
+    }
     r->pattern_len = pl;
     r->category = (uint32_t)st->category;
     r->action = st->action;
@@ -410,18 +439,143 @@ static int parse_pattern(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_
     r->validator = st->validator;
     r->file = file;
     r->line = lineno;
-    if (st->next_id) {
-        r->id = st->next_id;
-        r->named = true;
-        st->next_id = NULL;
-    } else {
-        r->id = derive_id(rl->cats[st->category].id, s, l);
-        if (!r->id) {
-            free(r->pattern);
-            return FD_ENOMEM;
-        }
+    r->named = id != NULL;
+    r->id = id ? id : derive_id(rl->cats[st->category].id, src, srclen);
+    if (!r->id) {
+        free(r->pattern);
+        return FD_ENOMEM;
     }
     rl->nrules++;
+    if (out)
+        *out = r;
+    return 0;
+}
+
+/* Parse one pattern line (trimmed, non-empty) into a new rule. */
+static int parse_pattern(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_t file,
+                         const char *fname, unsigned lineno, const char *s, size_t l,
+                         fd_diag *diag)
+{
+    bool regex;
+    unsigned rxf;
+    const char *pat;
+    size_t pl;
+    if (st->category < 0) {
+        fd_diag_add(diag, fname, lineno, "pattern before any @category");
+        return FD_ERULES;
+    }
+    int r = parse_pattern_text(s, l, &regex, &rxf, &pat, &pl, fname, lineno, diag);
+    if (r)
+        return r;
+    char *id = st->next_id;
+    st->next_id = NULL;
+    return add_rule(rl, rcap, st, file, lineno, pat, pl, regex, rxf, id, s, l, NULL);
+}
+
+/*
+ * "@all PART && PART && !PART": a co-occurrence rule. It becomes one rule of
+ * kind FD_RULE_COMBO (no pattern of its own) followed by one hidden rule of
+ * kind FD_RULE_PART per part, named "<id>#<n>". Every part uses the view in
+ * force; a part written "!PART" must not occur. At least one part must be
+ * positive and there must be two parts at least.
+ */
+static int parse_all(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_t file,
+                     const char *fname, unsigned lineno, const char *s, size_t l, fd_diag *diag)
+{
+    if (st->category < 0) {
+        fd_diag_add(diag, fname, lineno, "@all before any @category");
+        return FD_ERULES;
+    }
+    if (st->action == FD_ALLOW) {
+        /* What span an allow-combination would excuse is ill-defined. */
+        fd_diag_add(diag, fname, lineno, "@all rules can block or flag, not allow");
+        return FD_ERULES;
+    }
+    const char *part[FD_MAX_PARTS + 1];
+    size_t plen[FD_MAX_PARTS + 1];
+    size_t n = 0, npos = 0;
+    const char *p = s, *end = s + l;
+    for (;;) {
+        const char *sep = p;
+        while (sep + 1 < end && !(sep[0] == '&' && sep[1] == '&'))
+            sep++;
+        if (sep + 1 >= end)
+            sep = end;
+        const char *a = p;
+        size_t al = (size_t)(sep - p);
+        trim(&a, &al);
+        if (!al) {
+            fd_diag_add(diag, fname, lineno, "@all: empty part (write PART && PART ...)");
+            return FD_ERULES;
+        }
+        if (n == FD_MAX_PARTS) {
+            fd_diag_add(diag, fname, lineno, "@all: more than %d parts", FD_MAX_PARTS);
+            return FD_ERULES;
+        }
+        part[n] = a;
+        plen[n] = al;
+        npos += a[0] != '!';
+        n++;
+        if (sep == end)
+            break;
+        p = sep + 2;
+    }
+    if (n < 2 || npos == 0) {
+        fd_diag_add(diag, fname, lineno,
+                    "@all needs two parts or more, at least one of them without '!'");
+        return FD_ERULES;
+    }
+    /* Check every part before adding anything. */
+    bool regex[FD_MAX_PARTS];
+    unsigned rxf[FD_MAX_PARTS];
+    const char *pat[FD_MAX_PARTS];
+    size_t pl[FD_MAX_PARTS];
+    for (size_t k = 0; k < n; k++) {
+        const char *a = part[k];
+        size_t al = plen[k];
+        if (a[0] == '!') {
+            a++;
+            al--;
+            trim(&a, &al);
+            if (!al) {
+                fd_diag_add(diag, fname, lineno, "@all: empty part after '!'");
+                return FD_ERULES;
+            }
+        }
+        if (parse_pattern_text(a, al, &regex[k], &rxf[k], &pat[k], &pl[k], fname, lineno, diag))
+            return FD_ERULES;
+    }
+    char *id = st->next_id;
+    st->next_id = NULL;
+    fd_rule *combo;
+    /* The derived id hashes "@all " too, so it never equals a pattern's. */
+    char *src = NULL;
+    if (asprintf(&src, "@all %.*s", (int)l, s) < 0) {
+        free(id);
+        return FD_ENOMEM;
+    }
+    int r = add_rule(rl, rcap, st, file, lineno, s, l, false, 0, id, src, strlen(src), &combo);
+    free(src);
+    if (r)
+        return r;
+    combo->kind = FD_RULE_COMBO;
+    combo->within = st->within;
+    uint32_t ci = (uint32_t)(rl->nrules - 1);
+    for (size_t k = 0; k < n; k++) {
+        char *pid = NULL;
+        if (asprintf(&pid, "%s#%zu", rl->rules[ci].id, k + 1) < 0)
+            return FD_ENOMEM;
+        fd_rule *pr;
+        r = add_rule(rl, rcap, st, file, lineno, pat[k], pl[k], regex[k], rxf[k], pid, NULL, 0,
+                     &pr);
+        if (r)
+            return r;
+        pr->kind = FD_RULE_PART;
+        pr->named = false;
+        pr->combo = ci;
+        pr->negated = part[k][0] == '!';
+        pr->validator = 0;
+    }
     return 0;
 }
 
@@ -463,7 +617,7 @@ int fd_rules_parse_file(fd_rulelist *rl, const char *fname, const char *buf, siz
             err = FD_ERULES;
             continue;
         }
-        int r = *s == '@' ? parse_directive(rl, &st, fname, lineno, s, l, diag)
+        int r = *s == '@' ? parse_directive(rl, &rcap, &st, file, fname, lineno, s, l, diag)
                           : parse_pattern(rl, &rcap, &st, file, fname, lineno, s, l, diag);
         if (r == FD_ENOMEM) {
             free(st.next_id);

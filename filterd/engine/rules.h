@@ -42,6 +42,12 @@ typedef struct fd_category {
     char *clause; /* Article 4 clause, e.g. "(1)" */
 } fd_category;
 
+/* Kinds of rule: a pattern; a co-occurrence rule (@all); one part of one. */
+#define FD_RULE_PATTERN 0
+#define FD_RULE_COMBO   1
+#define FD_RULE_PART    2
+#define FD_MAX_PARTS    16
+
 typedef struct fd_rule {
     char *id;          /* @id NAME, or a stable id derived from category+pattern */
     bool named;        /* id came from @id */
@@ -51,7 +57,12 @@ typedef struct fd_rule {
     bool regex;        /* pattern is a regex source, else a literal */
     unsigned rx_flags; /* FD_RX_* for regexes */
     uint8_t validator; /* fd_validator (validate.h): @validate NAME */
-    char *pattern;     /* literal (escapes resolved, trimmed) or regex source */
+    uint8_t kind;      /* FD_RULE_*: parts are internal, never reported */
+    uint8_t negated;   /* PART: a "!PART" that must not occur */
+    uint32_t combo;    /* PART: index of its @all rule */
+    uint32_t within;   /* COMBO: all parts within this many characters; 0 anywhere */
+    char *pattern;     /* literal (escapes resolved, trimmed) or regex source;
+                        * COMBO: the @all line's parts as written */
     size_t pattern_len;
     uint32_t file;     /* index into fd_rulelist.files */
     unsigned line;     /* 1-based line in that file */

@@ -42,6 +42,23 @@ static enum fd_buf buf_of(const fd_rule *r)
     return FD_BUF_KEEP;
 }
 
+/* All parts of an @all rule scan one buffer, so that their offsets can be
+ * compared: the stripped text only if every part is a normalized literal. */
+static enum fd_buf combo_buf(const fd_rulelist *rl, size_t c, size_t *nparts)
+{
+    enum fd_buf b = FD_BUF_STRIP;
+    size_t k = c + 1;
+    for (; k < rl->nrules && rl->rules[k].kind == FD_RULE_PART && rl->rules[k].combo == c; k++) {
+        enum fd_buf pb = buf_of(&rl->rules[k]);
+        if (pb == FD_BUF_RAW)
+            b = FD_BUF_RAW;
+        else if (pb == FD_BUF_KEEP && b != FD_BUF_RAW)
+            b = FD_BUF_KEEP;
+    }
+    *nparts = k - c - 1;
+    return b;
+}
+
 /* A literal as a Hyperscan expression: every byte hex-escaped, so no byte
  * is ever read as regex syntax. Without HS_FLAG_UTF8, \xNN is a byte. */
 static char *literal_expr(const char *s, size_t l)
@@ -282,7 +299,7 @@ static int on_contained(unsigned int id, unsigned long long from, unsigned long 
     (void)from, (void)to, (void)flags;
     contain_ctx *c = ctx;
     fd_rinfo *ri = &c->rs->ri[id];
-    if (ri->action != FD_ALLOW && ri->allow_w[c->abuf] < c->width)
+    if (ri->action != FD_ALLOW && !(ri->flags & FD_RI_PART) && ri->allow_w[c->abuf] < c->width)
         ri->allow_w[c->abuf] = c->width;
     return 0;
 }
@@ -311,7 +328,7 @@ static int analyse_allows(fd_ruleset *rs)
     for (size_t a = 0; a < rl->nrules && !err; a++) {
         const fd_rule *r = &rl->rules[a];
         const fd_rinfo *ai = &rs->ri[a];
-        if (r->action != FD_ALLOW)
+        if (r->action != FD_ALLOW || r->kind != FD_RULE_PATTERN)
             continue;
         enum fd_buf abuf = (enum fd_buf)ai->buf;
         if (r->regex) {
@@ -342,6 +359,15 @@ static int analyse_allows(fd_ruleset *rs)
     }
     fd_normbuf_free(&nb);
     hs_free_scratch(scratch);
+    /* An @all rule has no text of its own to look for in an allow: any
+     * allow could contain its span. */
+    uint32_t any[FD_BUF_MAX] = {0};
+    for (size_t a = 0; a < rl->nrules; a++)
+        if (rl->rules[a].action == FD_ALLOW && rs->ri[a].width > any[rs->ri[a].buf])
+            any[rs->ri[a].buf] = rs->ri[a].width;
+    for (size_t i = 0; i < rl->nrules; i++)
+        if (rs->ri[i].flags & FD_RI_COMBO)
+            memcpy(rs->ri[i].allow_w, any, sizeof any);
     return err;
 }
 
@@ -392,17 +418,40 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
     /* A bad rule is reported and skipped so every bad rule is reported;
      * only running out of memory stops the loop. */
     int bad = 0;
+    enum fd_buf part_buf = FD_BUF_STRIP; /* of the @all rule whose parts follow */
     for (size_t i = 0; i < n && !err; i++) {
         const fd_rule *r = &rl->rules[i];
         fd_rinfo *ri = &rs->ri[i];
         enum fd_buf b = buf_of(r);
-        unsigned flags = hs_flags_of(r, b);
         const char *fname = rl->files[r->file];
-        ri->buf = (uint8_t)b;
         ri->action = (uint8_t)r->action;
         ri->validator = r->validator;
         if (r->view == FD_VIEW_WORD)
             ri->flags |= FD_RI_WORD;
+        if (r->kind == FD_RULE_COMBO) {
+            /* No pattern of its own: it matches when its parts do. Its width
+             * is the @within window (up to 4 bytes a character), so streams
+             * hold back enough to report its whole span. */
+            size_t np;
+            part_buf = combo_buf(rl, i, &np);
+            ri->buf = (uint8_t)part_buf;
+            ri->flags |= FD_RI_COMBO;
+            ri->nparts = (uint8_t)np;
+            ri->width = r->within ? 4 * r->within : FD_WIDTH_UNBOUNDED;
+            rs->view_rules[r->view]++;
+            if (ri->width == FD_WIDTH_UNBOUNDED)
+                rs->nunbounded++;
+            if (ri->width > rs->width[part_buf])
+                rs->width[part_buf] = ri->width;
+            rs->ncombos++;
+            continue;
+        }
+        if (r->kind == FD_RULE_PART) {
+            ri->flags |= FD_RI_PART;
+            b = part_buf;
+        }
+        unsigned flags = hs_flags_of(r, b);
+        ri->buf = (uint8_t)b;
         char *expr;
         if (r->regex) {
             if (classify_regex(ri, r, &flags, fname, diag)) {
@@ -447,6 +496,8 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
         e->ids[e->n] = (unsigned)i;
         e->n++;
         rs->buf_rules[b]++;
+        if (r->kind == FD_RULE_PART)
+            continue; /* parts count as their @all rule */
         rs->view_rules[r->view]++;
         if (ri->width == FD_WIDTH_UNBOUNDED)
             rs->nunbounded++;
@@ -541,6 +592,11 @@ double fd_ruleset_compile_ms(const fd_ruleset *rs)
 uint32_t fd_ruleset_rule_width(const fd_ruleset *rs, uint32_t idx)
 {
     return idx < rs->rl.nrules ? rs->ri[idx].width : 0;
+}
+
+size_t fd_ruleset_combos(const fd_ruleset *rs)
+{
+    return rs->ncombos;
 }
 
 size_t fd_ruleset_unbounded(const fd_ruleset *rs)

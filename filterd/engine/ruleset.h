@@ -42,6 +42,9 @@ size_t fd_ruleset_view_rules(const fd_ruleset *rs, fd_view v);
  * FD_WIDTH_UNBOUNDED (a regex with * or +): what a stream must hold back. */
 #define FD_WIDTH_UNBOUNDED UINT32_MAX
 uint32_t fd_ruleset_rule_width(const fd_ruleset *rs, uint32_t idx);
+/* Number of @all (co-occurrence) rules. Their parts are rules too, of
+ * kind FD_RULE_PART, right after each: internal, never reported. */
+size_t fd_ruleset_combos(const fd_ruleset *rs);
 /* Number of rules of unbounded width. */
 size_t fd_ruleset_unbounded(const fd_ruleset *rs);
 /* Bytes of Hyperscan stream state one open stream needs. */

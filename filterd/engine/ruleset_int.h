@@ -24,6 +24,8 @@ enum fd_buf { FD_BUF_RAW = 0, FD_BUF_KEEP = 1, FD_BUF_STRIP = 2, FD_BUF_MAX = 3 
 #define FD_RI_LITERAL   0x1u /* start = end - len */
 #define FD_RI_WORD      0x2u /* must start and end on a word boundary */
 #define FD_RI_PREFILTER 0x4u /* a Hyperscan hit is only a candidate: confirm with PCRE2 */
+#define FD_RI_COMBO     0x8u /* an @all rule: matches come from its parts, not a database */
+#define FD_RI_PART      0x10u /* one part of an @all rule: internal, never reported */
 
 /* What the scan needs to know of each rule, by rule index. */
 typedef struct fd_rinfo {
@@ -33,6 +35,7 @@ typedef struct fd_rinfo {
     uint8_t flags;    /* FD_RI_* */
     uint8_t action;   /* fd_action */
     uint8_t validator; /* fd_validator: the match must pass it */
+    uint8_t nparts;   /* COMBO: its parts are the rules right after it */
     pcre2_code *re;   /* FD_RI_PREFILTER: the exact regex */
     /* Block/flag rules: per buffer, the longest allow rule there whose match
      * could contain a match of this rule (0: none could). Streams wait that
@@ -51,6 +54,7 @@ struct fd_ruleset {
     size_t view_rules[FD_VIEW_MAX];
     size_t nprefilter;
     size_t nunbounded;
+    size_t ncombos;
     double compile_ms;
     size_t db_bytes;
 };

@@ -39,22 +39,28 @@ static int scratch_fit(fd_scratch *s, const fd_ruleset *rs)
     size_t n = rs->rl.nrules ? rs->rl.nrules : 1;
     if (n > s->nrules_cap) {
         uint32_t *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b), *c = calloc(n, sizeof *c),
-                 *d = calloc(n, sizeof *d);
-        if (!a || !b || !c || !d) {
+                 *d = calloc(n, sizeof *d), *e = calloc(n, sizeof *e), *f = calloc(n, sizeof *f);
+        if (!a || !b || !c || !d || !e || !f) {
             free(a);
             free(b);
             free(c);
             free(d);
+            free(e);
+            free(f);
             return FD_ENOMEM;
         }
         free(s->last_gen);
         free(s->last_idx);
         free(s->cand_gen);
         free(s->cand);
+        free(s->combo_gen);
+        free(s->combo_idx);
         s->last_gen = a;
         s->last_idx = b;
         s->cand_gen = c;
         s->cand = d;
+        s->combo_gen = e;
+        s->combo_idx = f;
         s->nrules_cap = n;
         s->gen = 0;
     }
@@ -67,9 +73,30 @@ void fd__scratch_next_gen(fd_scratch *s)
         /* Stamps wrapped: clear them so no old stamp looks current. */
         memset(s->last_gen, 0, s->nrules_cap * sizeof *s->last_gen);
         memset(s->cand_gen, 0, s->nrules_cap * sizeof *s->cand_gen);
+        memset(s->combo_gen, 0, s->nrules_cap * sizeof *s->combo_gen);
         s->gen = 1;
     }
     s->ncand = 0;
+    s->nparts = 0;
+    s->ncst = 0;
+}
+
+fd_combo_state *fd__combo_state(fd_scratch *s, uint32_t combo)
+{
+    if (s->combo_gen[combo] == s->gen)
+        return &s->cst[s->combo_idx[combo]];
+    if (s->ncst == s->ccap) {
+        size_t cap = s->ccap ? s->ccap * 2 : 8;
+        fd_combo_state *p = realloc(s->cst, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        s->cst = p;
+        s->ccap = cap;
+    }
+    s->combo_gen[combo] = s->gen;
+    s->combo_idx[combo] = (uint32_t)s->ncst;
+    fd__combo_init(&s->cst[s->ncst], combo);
+    return &s->cst[s->ncst++];
 }
 
 int fd_scratch_new(const fd_ruleset *rs, fd_scratch **out)
@@ -107,6 +134,10 @@ void fd_scratch_free(fd_scratch *s)
     free(s->last_idx);
     free(s->cand_gen);
     free(s->cand);
+    free(s->combo_gen);
+    free(s->combo_idx);
+    free(s->parts);
+    free(s->cst);
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit);
@@ -206,6 +237,21 @@ static int record(scan_ctx *c, uint32_t rule, size_t from, size_t to)
     size_t os, oe;
     map_span(c, from, to, &os, &oe);
     fd_scratch *s = c->s;
+    if (ri->flags & FD_RI_PART) {
+        if (s->nparts == s->pcap) {
+            if (s->pcap >= FD_MAX_MATCHES)
+                return 0; /* enough occurrences to decide; more change nothing */
+            size_t cap = s->pcap ? s->pcap * 2 : 16;
+            fd_part_occ *p = realloc(s->parts, cap * sizeof *p);
+            if (!p)
+                return -1;
+            s->parts = p;
+            s->pcap = cap;
+        }
+        s->parts[s->nparts++] = (fd_part_occ){rule, (uint32_t)os, (uint32_t)oe, (uint32_t)from,
+                                              (uint32_t)to};
+        return 0;
+    }
     if (s->last_gen[rule] == s->gen) {
         fd_match *m = &c->res->matches[s->last_idx[rule]];
         if (m->start == os) {
@@ -322,6 +368,27 @@ void fd__sort_matches(fd_match *m, size_t n)
     }
 }
 
+static int part_less(const fd_part_occ *a, const fd_part_occ *b)
+{
+    if (a->end != b->end)
+        return a->end < b->end;
+    if (a->start != b->start)
+        return a->start < b->start;
+    return a->rule < b->rule;
+}
+
+/* Insertion sort: part occurrences arrive nearly in end order already. */
+void fd__sort_parts(fd_part_occ *p, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        fd_part_occ t = p[i];
+        size_t j = i;
+        for (; j > 0 && part_less(&t, &p[j - 1]); j--)
+            p[j] = p[j - 1];
+        p[j] = t;
+    }
+}
+
 /*
  * Suppress every block/flag match lying entirely inside an allow match, and
  * take the decision. With matches sorted by start, the allow matches that
@@ -358,6 +425,33 @@ static fd_action resolve(fd_result *res)
             d = (fd_action)m->action;
     }
     return d;
+}
+
+/* Decide the @all rules from the part occurrences of the whole scan, in
+ * order of their end, as a stream decides them (combo.h). */
+static int eval_combos(scan_ctx *c, const char *text, size_t len)
+{
+    fd_scratch *s = c->s;
+    const fd_ruleset *rs = c->rs;
+    fd__sort_parts(s->parts, s->nparts);
+    uint32_t st, en;
+    for (size_t i = 0; i < s->nparts; i++) {
+        const fd_part_occ *o = &s->parts[i];
+        uint32_t combo = rs->rl.rules[o->rule].combo;
+        fd_combo_state *cs = fd__combo_state(s, combo);
+        if (!cs)
+            return -1;
+        int b = rs->ri[combo].buf;
+        const char *buf = b == FD_BUF_RAW ? text : s->nb[b].text;
+        size_t blen = b == FD_BUF_RAW ? len : s->nb[b].len;
+        if (fd__combo_add(rs, cs, o, buf, 0, (uint32_t)blen, &st, &en) &&
+            push_match(c, combo, st, en))
+            return -1;
+    }
+    for (size_t i = 0; i < s->ncst; i++)
+        if (fd__combo_end(rs, &s->cst[i], &st, &en) && push_match(c, s->cst[i].combo, st, en))
+            return -1;
+    return 0;
 }
 
 int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, fd_result *res)
@@ -402,6 +496,8 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
             if (confirm(&c, s->cand[i]))
                 return FD_ENOMEM;
     }
+    if (s->nparts && eval_combos(&c, text, len))
+        return FD_ENOMEM;
     fd__sort_matches(res->matches, res->n);
     fd_action d = resolve(res);
     res->decision = d > c.dropped_worst ? d : c.dropped_worst;

@@ -5,6 +5,7 @@
 #ifndef FD_SCAN_INT_H
 #define FD_SCAN_INT_H
 
+#include "combo.h"
 #include "norm.h"
 #include "ruleset_int.h"
 #include "scan.h"
@@ -25,7 +26,22 @@ struct fd_scratch {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
     fd_normbuf nb[FD_BUF_MAX]; /* checks: the normalized views of the text */
+    /* Co-occurrence rules: the part occurrences of this scan, and one state
+     * per @all rule touched (found through combo_gen/combo_idx, stamped). */
+    fd_part_occ *parts;
+    size_t nparts, pcap;
+    fd_combo_state *cst;
+    size_t ncst, ccap;
+    uint32_t *combo_gen;
+    uint32_t *combo_idx;
 };
+
+/* The state of @all rule COMBO in this scan, created on first use; NULL
+ * when out of memory. */
+fd_combo_state *fd__combo_state(fd_scratch *s, uint32_t combo);
+
+/* Sort part occurrences by (end, start, rule), in place. */
+void fd__sort_parts(fd_part_occ *p, size_t n);
 
 /* Start a new scan: new stamp, no candidates. */
 void fd__scratch_next_gen(fd_scratch *s);

@@ -70,6 +70,10 @@ struct fd_stream {
     size_t npend, pcap;
     span *allow;
     size_t nallow, acap;
+    fd_combo_state *cst; /* one per @all rule whose parts occurred */
+    size_t ncst, ccap;
+    fd_part_occ *occ;    /* final part occurrences of this round, to sort */
+    size_t nocc, ocap;
 };
 
 /* The piece being fed, for mapping match ends back to original characters. */
@@ -165,6 +169,8 @@ static int record(sctx *c, uint32_t rule, uint32_t from, uint32_t to)
     uint32_t oe = orig_end(c, sb, sb->win.map[to - 1 - sb->base]);
 
     size_t lo = st->npend > MERGE_LOOKBACK ? st->npend - MERGE_LOOKBACK : 0;
+    if (ri->flags & FD_RI_PART)
+        lo = st->npend; /* every occurrence of a part counts, as in fd_scan() */
     for (size_t i = st->npend; i-- > lo;) {
         pmatch *p = &st->pend[i];
         if (p->rule != rule || p->dead)
@@ -439,7 +445,9 @@ static int is_final(const fd_stream *st, const pmatch *p)
         return 0;
     const fd_rinfo *ri = &st->rs->ri[p->rule];
     const sbuf *sb = &st->b[p->buf];
-    if (!(ri->flags & FD_RI_LITERAL)) {
+    if (ri->flags & FD_RI_PART)
+        return 1; /* occurrences, not matches: each end counts on its own */
+    if (!(ri->flags & (FD_RI_LITERAL | FD_RI_COMBO))) {
         uint32_t w = ri->width < sb->hold ? ri->width : sb->hold;
         if ((uint64_t)p->bstart + w > buf_len(sb))
             return 0;
@@ -457,6 +465,72 @@ static int is_final(const fd_stream *st, const pmatch *p)
     return 1;
 }
 
+static fd_combo_state *combo_state(fd_stream *st, uint32_t combo)
+{
+    for (size_t i = 0; i < st->ncst; i++)
+        if (st->cst[i].combo == combo)
+            return &st->cst[i];
+    if (grow((void **)&st->cst, &st->ccap, st->ncst, sizeof *st->cst))
+        return NULL;
+    fd__combo_init(&st->cst[st->ncst], combo);
+    return &st->cst[st->ncst++];
+}
+
+/* Add a match of an @all rule that just fired as pending: it is final
+ * once no allow could contain it, like any other match. */
+static int add_combo_match(fd_stream *st, uint32_t combo, uint32_t start, uint32_t end)
+{
+    const fd_rinfo *ri = &st->rs->ri[combo];
+    if (st->npend >= MAX_PENDING) {
+        drop_match(st, ri->action, start);
+        return 0;
+    }
+    if (grow((void **)&st->pend, &st->pcap, st->npend, sizeof *st->pend))
+        return -1;
+    st->pend[st->npend++] = (pmatch){.rule = combo, .start = start, .end = end,
+                                     .action = ri->action, .buf = ri->buf};
+    return 0;
+}
+
+/*
+ * Feed the part occurrences that are final into their @all rules, in
+ * order of their end as fd_scan() does, and turn the rules that fire into
+ * pending matches. At the end of the text, rules with negated parts are
+ * decided too.
+ */
+static int combos(fd_stream *st, int at_end)
+{
+    const fd_ruleset *rs = st->rs;
+    st->nocc = 0;
+    for (size_t i = 0; i < st->npend; i++) {
+        pmatch *p = &st->pend[i];
+        if (p->dead || !(rs->ri[p->rule].flags & FD_RI_PART) || (p->need_after && !at_end))
+            continue;
+        if (grow((void **)&st->occ, &st->ocap, st->nocc, sizeof *st->occ))
+            return -1;
+        st->occ[st->nocc++] = (fd_part_occ){p->rule, p->start, p->end, p->bstart, p->bend};
+        p->dead = 1;
+    }
+    fd__sort_parts(st->occ, st->nocc);
+    uint32_t s, e;
+    for (size_t i = 0; i < st->nocc; i++) {
+        const fd_part_occ *o = &st->occ[i];
+        uint32_t combo = rs->rl.rules[o->rule].combo;
+        fd_combo_state *cs = combo_state(st, combo);
+        if (!cs)
+            return -1;
+        const sbuf *sb = &st->b[rs->ri[combo].buf];
+        if (fd__combo_add(rs, cs, o, sb->win.text, sb->base, (uint32_t)sb->win.len, &s, &e) &&
+            add_combo_match(st, combo, s, e))
+            return -1;
+    }
+    if (at_end)
+        for (size_t i = 0; i < st->ncst; i++)
+            if (fd__combo_end(rs, &st->cst[i], &s, &e) && add_combo_match(st, st->cst[i].combo, s, e))
+                return -1;
+    return 0;
+}
+
 /*
  * Move the matches that are final out of the pending list: allow matches
  * into the allow spans, block and flag matches into RES, suppressed if an
@@ -466,6 +540,8 @@ static int is_final(const fd_stream *st, const pmatch *p)
  */
 static int finalize(fd_stream *st, uint32_t f, int at_end, fd_result *res)
 {
+    if (combos(st, at_end))
+        return -1;
     for (size_t i = 0; i < st->npend; i++) {
         pmatch *p = &st->pend[i];
         if (p->dead || p->action != FD_ALLOW || !(at_end || is_final(st, p)))
@@ -672,6 +748,8 @@ void fd_stream_free(fd_stream *st)
     fd_ruleset_unref(st->rs);
     free(st->pend);
     free(st->allow);
+    free(st->cst);
+    free(st->occ);
     free(st);
 }
 
@@ -697,7 +775,8 @@ const fd_ruleset *fd_stream_ruleset(const fd_stream *st)
 
 size_t fd_stream_bytes(const fd_stream *st)
 {
-    size_t n = sizeof *st + st->pcap * sizeof *st->pend + st->acap * sizeof *st->allow;
+    size_t n = sizeof *st + st->pcap * sizeof *st->pend + st->acap * sizeof *st->allow +
+               st->ccap * sizeof *st->cst + st->ocap * sizeof *st->occ;
     for (int b = 0; b < FD_BUF_MAX; b++) {
         const sbuf *sb = &st->b[b];
         size_t sz = 0;

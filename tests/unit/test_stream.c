@@ -35,7 +35,17 @@ static const char *RULES = "@category A1.4\n"
                            "@action flag\n"
                            "@match raw\n"
                            "@id pii.mobile\n/(?<![0-9])1[3-9][0-9]{9}(?![0-9])/\n"
-                           "@id raw.unbounded\n/X{3,}Y/\n";
+                           "@id raw.unbounded\n/X{3,}Y/\n"
+                           "@category A1.4\n"
+                           "@action block\n"
+                           "@match normalized\n"
+                           "@within 8\n"
+                           "@id combo.near\n@all 枪支 && 出售\n"
+                           "@within 0\n"
+                           "@action flag\n"
+                           "@id combo.neg\n@all 毒品 && 运输 && !新闻\n"
+                           "@match word\n"
+                           "@id combo.word\n@all kill && /contract\\s+price/\n";
 
 static const char *CORPUS[] = {
     "今天天气很好，我们去公园散步。",
@@ -54,6 +64,10 @@ static const char *CORPUS[] = {
     "炸。\n弹 and bo. Mb",
     "",
     "\u200b\u200b炸\u200b\u200b弹\u200b\u200b",
+    "出售很多很多很多很多枪支，然后枪支出售",
+    "毒品运输",
+    "毒品和运输的新闻",
+    "the contract  price of a kill, skill",
 };
 
 static fd_ruleset *rs;

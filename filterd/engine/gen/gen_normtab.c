@@ -320,6 +320,8 @@ static size_t dedup_blocks(const uint16_t *eidx, int shift, uint16_t *stage1, ui
     return nblocks;
 }
 
+#define FD_ENTRY_LEN(e) ((int)(((e) >> 4) & 63u)) /* as FD_NT_LEN in normtab.h */
+
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
@@ -395,6 +397,34 @@ int main(int argc, char **argv) {
         entry_of[c] = e;
     }
 
+    /* For norm.c's fast paths (derived data: not part of the digest).
+     *  - max_growth: the most output bytes one input byte can become,
+     *    ceil(image length / character length) over all code points.
+     *  - ident_bmp: one bit per BMP code point >= U+0080 that is a word
+     *    character whose image is itself (entry 0): most CJK text, so a
+     *    tight loop can copy such characters without the full lookup.
+     *  - The ASCII word loop folds 8 bytes at a time with arithmetic, so it
+     *    relies on ASCII word characters being exactly [0-9A-Za-z] with
+     *    images [0-9a-z]: checked here, the build fails otherwise. */
+    int max_growth = 1;
+    static uint8_t ident_bmp[0x10000 / 8];
+    for (int32_t c = 0; c < NCP; c++) {
+        if (FD_ENTRY_LEN(entry_of[c]) > 0) {
+            int clen = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+            int g = (FD_ENTRY_LEN(entry_of[c]) + clen - 1) / clen;
+            if (g > max_growth) max_growth = g;
+        }
+        if (c >= 0x80 && c < 0x10000 && entry_of[c] == C_WORD)
+            ident_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+    }
+    for (int c = 0; c < 128; c++) {
+        int alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+        int want = c >= 'A' && c <= 'Z' ? c + 32 : c;
+        if ((cls[c] == C_WORD) != alnum || (alnum && (img[c].n != 1 || img[c].cp[0] != want)))
+            die("ASCII word characters are not [0-9A-Za-z] folding to lower case: "
+                "norm.c's ASCII fast path must change", "");
+    }
+
     /* Distinct entries → 16-bit indices. */
     uint32_t *entries = xcalloc(65536, sizeof *entries);
     size_t nentries = 0;
@@ -454,6 +484,7 @@ int main(int argc, char **argv) {
     fprintf(h, "#define FD_NT_DIGEST \"%016llx\"\n", (unsigned long long)digest);
     fprintf(h, "#define FD_NT_SHIFT %d\n", best_shift);
     fprintf(h, "#define FD_NT_MAX_IMAGE %d /* longest image in bytes (>= 4) */\n", max_img);
+    fprintf(h, "#define FD_NT_MAX_GROWTH %d /* most output bytes per input byte */\n", max_growth);
     fprintf(h, "#define FD_NT_NENTRIES %zu\n\n", nentries);
     fprintf(h, "/* Character classes (docs/normalization.md). */\nenum {\n");
     for (int i = 0; i < C_NCLASS; i++) fprintf(h, "    %s = %d,\n", class_names[i], i);
@@ -468,7 +499,13 @@ int main(int argc, char **argv) {
     fprintf(h, "extern const uint16_t fd_nt_stage1[%zu];\n", nb1);
     fprintf(h, "extern const uint16_t fd_nt_stage2[%zu];\n", nblocks * bs);
     fprintf(h, "extern const uint32_t fd_nt_entries[%zu];\n", nentries);
-    fprintf(h, "extern const char fd_nt_pool[%zu];\n\n", pool_len + 1);
+    fprintf(h, "extern const char fd_nt_pool[%zu];\n", pool_len + 1);
+    fprintf(h,
+            "/* Bit cp set: U+0080 <= cp <= U+FFFF is a word character whose image is\n"
+            " * itself (its entry is 0). Derived from the entries, for fast paths. */\n"
+            "extern const uint8_t fd_nt_ident_bmp[8192];\n\n"
+            "static inline int fd_nt_ident_bmp_has(uint32_t cp) {\n"
+            "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n");
     fprintf(h,
             "static inline uint32_t fd_nt_lookup(uint32_t cp) {\n"
             "    return fd_nt_entries[fd_nt_stage2[((uint32_t)fd_nt_stage1[cp >> FD_NT_SHIFT] << FD_NT_SHIFT) |\n"
@@ -494,7 +531,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nentries; i++) fprintf(o, "%s%uu,", i % 8 ? "" : "\n", entries[i]);
     fprintf(o, "\n};\n\nconst char fd_nt_pool[%zu] = {", pool_len + 1);
     for (size_t i = 0; i < pool_len; i++) fprintf(o, "%s%d,", i % 16 ? "" : "\n", (signed char)pool[i]);
-    fprintf(o, "0\n};\n");
+    fprintf(o, "0\n};\n\nconst uint8_t fd_nt_ident_bmp[8192] = {");
+    for (size_t i = 0; i < sizeof ident_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", ident_bmp[i]);
+    fprintf(o, "\n};\n");
     if (fclose(o) != 0) die("cannot write ", argv[3]);
 
     fprintf(stderr,
