@@ -14,7 +14,7 @@
  *   FD_NORM_STRIP_SEP  the same, and separator noise inside a word is removed
  *                      so `炸 弹`, `b.o.m.b` read as `炸弹`, `bomb`; what counts
  *                      as noise and what stays a break is in rules/README.md
- *                      (docs/normalization.md).
+ *                      (§5, "What normalization does").
  *                      Used by literals of the `normalized` view.
  *
  * Offsets: out->map[i] is the byte offset in the input of the first byte of
@@ -50,6 +50,21 @@ void fd_normbuf_free(fd_normbuf *b);
  * Invalid UTF-8 does not crash: each bad byte reads as U+FFFD, a symbol. */
 int fd_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out);
 
+/* Both modes in one pass: exactly the results of
+ *     fd_norm(in, len, FD_NORM_KEEP_SEP, keep) and
+ *     fd_norm(in, len, FD_NORM_STRIP_SEP, strip)
+ * (text, map, NUL, return value), at about the cost of one of them: each
+ * character is decoded and looked up once. KEEP and STRIP must be two
+ * different buffers (FD_EINVAL otherwise). On error both are left empty. */
+int fd_norm_both(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip);
+
+/* fd_norm_both() that also validates: returns FD_EUTF8 (both buffers left
+ * empty) exactly when fd_utf8_valid(in, len) is false, so a caller that
+ * needs both views can skip its own validation pass. The check is the
+ * normalizer's own strict decoding (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF, no truncated sequence). */
+int fd_norm_both_checked(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip);
+
 /*
  * Streams. A text may be normalized in pieces: fd_norm_begin(), then
  * fd_norm_feed() per piece (each of whole characters), which APPENDS to OUT
@@ -77,6 +92,15 @@ void fd_norm_begin(fd_norm_state *st, fd_norm_mode mode);
 /* Returns 0, FD_ENOMEM, FD_ETOOBIG or FD_EINVAL; on error OUT keeps what
  * it had before the call and the state is unchanged. */
 int fd_norm_feed(fd_norm_state *st, const char *in, size_t len, fd_normbuf *out);
+/* Both modes of one stream in one pass: KST was begun with
+ * FD_NORM_KEEP_SEP, SST with FD_NORM_STRIP_SEP, and both were fed the same
+ * pieces (only through this function, or the same pieces through
+ * fd_norm_feed() each). The same as fd_norm_feed(KST, .., KEEP) and
+ * fd_norm_feed(SST, .., STRIP). FD_EINVAL if the modes are wrong, the
+ * states are at different offsets, or KEEP == STRIP; on any error both
+ * buffers keep what they had and both states are unchanged. */
+int fd_norm_feed_both(fd_norm_state *kst, fd_norm_state *sst, const char *in, size_t len,
+                      fd_normbuf *keep, fd_normbuf *strip);
 /* Stream offset of the first input byte whose output is not settled. */
 uint32_t fd_norm_pending(const fd_norm_state *st);
 

@@ -7,6 +7,7 @@
  * with HS_FLAG_PREFILTER, so Hyperscan only nominates candidates, and are
  * confirmed with PCRE2 at scan time.
  */
+#include "cache.h"
 #include "norm.h"
 #include "ruleset_int.h"
 
@@ -390,7 +391,85 @@ static void ruleset_free(fd_ruleset *rs)
  * reported together, FILE:LINE each), then one database per buffer is
  * compiled.
  */
+/*
+ * Take the databases from the cache entry for this rule set, if there is a
+ * valid one that fits: the same buffers in use, and prefilter indices that
+ * name regexes. Rules that the compile had to switch to prefiltering get
+ * their PCRE2 code here. Returns 1 on a hit, 0 on a miss, or FD_ERULES.
+ */
+static int from_cache(fd_ruleset *rs, const exprs *ex, const char *dir, const char *key,
+                      fd_diag *diag)
+{
+    hs_database_t *db[FD_CACHE_NDB];
+    uint32_t *pf;
+    size_t npf;
+    if (fd_cache_load(dir, key, db, &pf, &npf, &rs->cache_note))
+        return 0;
+    int fits = 1;
+    for (int b = 0; b < FD_BUF_MAX; b++)
+        fits &= (ex[b].n > 0) == (db[2 * b] != NULL) && (ex[b].n > 0) == (db[2 * b + 1] != NULL);
+    for (size_t i = 0; i < npf && fits; i++)
+        fits = pf[i] < rs->rl.nrules && rs->rl.rules[pf[i]].regex;
+    int rc = fits;
+    for (size_t i = 0; i < npf && rc == 1; i++) {
+        fd_rinfo *ri = &rs->ri[pf[i]];
+        const fd_rule *r = &rs->rl.rules[pf[i]];
+        if (ri->flags & FD_RI_PREFILTER)
+            continue;
+        if (compile_pcre2(ri, r, rs->rl.files[r->file], diag)) {
+            rc = FD_ERULES;
+            break;
+        }
+        ri->flags |= FD_RI_PREFILTER;
+        rs->nprefilter++;
+    }
+    if (rc == 1) {
+        for (int b = 0; b < FD_BUF_MAX; b++) {
+            rs->db[b] = db[2 * b];
+            rs->sdb[b] = db[2 * b + 1];
+            size_t sz;
+            for (int k = 0; k < 2; k++)
+                if (db[2 * b + k] && hs_database_size(db[2 * b + k], &sz) == HS_SUCCESS)
+                    rs->db_bytes += sz;
+        }
+    } else {
+        for (int i = 0; i < FD_CACHE_NDB; i++)
+            hs_free_database(db[i]);
+        if (!fits)
+            rs->cache_note = "does not fit the rules";
+    }
+    free(pf);
+    return rc;
+}
+
+/* Store the databases just compiled; a cache that cannot be written only
+ * costs the next start a compile. */
+static void to_cache(fd_ruleset *rs, const char *dir, const char *key)
+{
+    uint32_t *pf = malloc((rs->nprefilter ? rs->nprefilter : 1) * sizeof *pf);
+    size_t npf = 0;
+    if (!pf)
+        return;
+    for (size_t i = 0; i < rs->rl.nrules; i++)
+        if (rs->ri[i].flags & FD_RI_PREFILTER)
+            pf[npf++] = (uint32_t)i;
+    hs_database_t *db[FD_CACHE_NDB];
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        db[2 * b] = rs->db[b];
+        db[2 * b + 1] = rs->sdb[b];
+    }
+    if (fd_cache_store(dir, key, db, pf, npf))
+        rs->cache_note = "could not be written";
+    free(pf);
+}
+
 int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
+{
+    return fd_ruleset_compile_opts(rl, NULL, out, diag);
+}
+
+int fd_ruleset_compile_opts(fd_rulelist *rl, const fd_ruleset_opts *o, fd_ruleset **out,
+                            fd_diag *diag)
 {
     double t0 = now_ms();
     fd_ruleset *rs = calloc(1, sizeof *rs);
@@ -507,9 +586,22 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
     fd_normbuf_free(&nb);
     if (!err && bad)
         err = FD_ERULES;
-    for (int b = 0; b < FD_BUF_MAX && !err; b++)
+    char key[65];
+    const char *cdir = o ? o->cache_dir : NULL;
+    if (!err && cdir) {
+        err = fd_cache_key(&rs->rl, key);
+        if (!err) {
+            int hit = from_cache(rs, ex, cdir, key, diag);
+            if (hit < 0)
+                err = hit;
+            rs->cached = hit == 1;
+        }
+    }
+    for (int b = 0; b < FD_BUF_MAX && !err && !rs->cached; b++)
         if (ex[b].n)
             err = compile_db(rs, &ex[b], (enum fd_buf)b, diag);
+    if (!err && cdir && !rs->cached)
+        to_cache(rs, cdir, key);
     if (!err)
         err = analyse_allows(rs);
     for (int b = 0; b < FD_BUF_MAX; b++)
@@ -528,11 +620,17 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag)
 
 int fd_ruleset_load(const char *dir, fd_ruleset **out, fd_diag *diag)
 {
+    return fd_ruleset_load_opts(dir, NULL, out, diag);
+}
+
+int fd_ruleset_load_opts(const char *dir, const fd_ruleset_opts *o, fd_ruleset **out,
+                         fd_diag *diag)
+{
     fd_rulelist rl;
     int r = fd_rules_load_dir(dir, &rl, diag);
     if (r)
         return r;
-    r = fd_ruleset_compile(&rl, out, diag);
+    r = fd_ruleset_compile_opts(&rl, o, out, diag);
     fd_rulelist_free(&rl);
     return r;
 }
@@ -592,6 +690,16 @@ double fd_ruleset_compile_ms(const fd_ruleset *rs)
 uint32_t fd_ruleset_rule_width(const fd_ruleset *rs, uint32_t idx)
 {
     return idx < rs->rl.nrules ? rs->ri[idx].width : 0;
+}
+
+int fd_ruleset_cached(const fd_ruleset *rs)
+{
+    return rs->cached;
+}
+
+const char *fd_ruleset_cache_note(const fd_ruleset *rs)
+{
+    return rs->cached ? "hit" : rs->cache_note;
 }
 
 size_t fd_ruleset_combos(const fd_ruleset *rs)

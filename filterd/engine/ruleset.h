@@ -26,6 +26,21 @@ int fd_ruleset_compile(fd_rulelist *rl, fd_ruleset **out, fd_diag *diag);
 /* fd_rules_load_dir() + fd_ruleset_compile(). */
 int fd_ruleset_load(const char *dir, fd_ruleset **out, fd_diag *diag);
 
+typedef struct fd_ruleset_opts {
+    const char *cache_dir; /* compiled-database cache (cache.h), or NULL */
+} fd_ruleset_opts;
+
+/* The same, with options (NULL: the defaults). With a cache directory, an
+ * unchanged rule set loads its databases from it instead of compiling. */
+int fd_ruleset_compile_opts(fd_rulelist *rl, const fd_ruleset_opts *o, fd_ruleset **out,
+                            fd_diag *diag);
+int fd_ruleset_load_opts(const char *dir, const fd_ruleset_opts *o, fd_ruleset **out,
+                         fd_diag *diag);
+/* Whether the databases came from the cache; and a word on why not
+ * ("missing", "foreign or corrupt", …; NULL when no cache was used). */
+int fd_ruleset_cached(const fd_ruleset *rs);
+const char *fd_ruleset_cache_note(const fd_ruleset *rs);
+
 fd_ruleset *fd_ruleset_ref(fd_ruleset *rs);
 void fd_ruleset_unref(fd_ruleset *rs);
 
@@ -49,7 +64,7 @@ size_t fd_ruleset_combos(const fd_ruleset *rs);
 size_t fd_ruleset_unbounded(const fd_ruleset *rs);
 /* Bytes of Hyperscan stream state one open stream needs. */
 size_t fd_ruleset_stream_state_bytes(const fd_ruleset *rs);
-/* Wall-clock time the compile took, in milliseconds. */
+/* Wall-clock time the compile (or the cache load) took, in milliseconds. */
 double fd_ruleset_compile_ms(const fd_ruleset *rs);
 /* Bytes of the compiled Hyperscan databases. */
 size_t fd_ruleset_db_bytes(const fd_ruleset *rs);

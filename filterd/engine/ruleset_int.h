@@ -55,6 +55,8 @@ struct fd_ruleset {
     size_t nprefilter;
     size_t nunbounded;
     size_t ncombos;
+    int cached;             /* the databases came from the cache */
+    const char *cache_note; /* why not, when a cache was asked for */
     double compile_ms;
     size_t db_bytes;
 };

@@ -505,7 +505,8 @@ int fd_ruletest_run_dir(const fd_ruleset *rs, const char *dir, fd_diag *diag, si
         pathlist_free(&pl);
         return err;
     }
-    qsort(pl.v, pl.n, sizeof *pl.v, cmp_str);
+    if (pl.n) /* qsort(NULL, 0, …) is undefined behaviour */
+        qsort(pl.v, pl.n, sizeof *pl.v, cmp_str);
     for (size_t i = 0; i < pl.n; i++) {
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", dir, pl.v[i]);

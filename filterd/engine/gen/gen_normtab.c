@@ -9,7 +9,7 @@
  *
  * For every code point the generator decides a class (word character,
  * invisible, white space, line break, punctuation, weak or strong clause
- * terminator; see docs/normalization.md) and an image: the UTF-8 the
+ * terminator; see rules/README.md §5) and an image: the UTF-8 the
  * normalizer emits for it. The image is the fixpoint of
  *
  *     f(s) = t2s(NFC(strip_diacritics(NFKD(casefold(s)))))
@@ -216,7 +216,7 @@ static int base_of(int32_t c) {
     }
 }
 
-/* Decide class and image of code point C (see docs/normalization.md). */
+/* Decide class and image of code point C (see rules/README.md §5). */
 static void classify(int32_t c) {
     image *m = &img[c];
     m->n = 1;
@@ -400,22 +400,28 @@ int main(int argc, char **argv) {
     /* For norm.c's fast paths (derived data: not part of the digest).
      *  - max_growth: the most output bytes one input byte can become,
      *    ceil(image length / character length) over all code points.
-     *  - ident_bmp: one bit per BMP code point >= U+0080 that is a word
-     *    character whose image is itself (entry 0): most CJK text, so a
-     *    tight loop can copy such characters without the full lookup.
+     *  - ident_bmp: one bit per 3-byte code point (U+0800..U+FFFF) that is
+     *    a word character whose image is itself (entry 0): most CJK text,
+     *    so a tight loop can copy such characters without the full lookup.
+     *    No bit below U+0800 and none for surrogates, so an overlong or
+     *    surrogate 3-byte sequence never passes the test.
+     *  - punct_bmp: the same for punctuation/symbols (class PUNCT, not
+     *    terminators) that are their own image: box drawing, quotes, 《》.
      *  - The ASCII word loop folds 8 bytes at a time with arithmetic, so it
      *    relies on ASCII word characters being exactly [0-9A-Za-z] with
      *    images [0-9a-z]: checked here, the build fails otherwise. */
     int max_growth = 1;
-    static uint8_t ident_bmp[0x10000 / 8];
+    static uint8_t ident_bmp[0x10000 / 8], punct_bmp[0x10000 / 8];
     for (int32_t c = 0; c < NCP; c++) {
         if (FD_ENTRY_LEN(entry_of[c]) > 0) {
             int clen = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
             int g = (FD_ENTRY_LEN(entry_of[c]) + clen - 1) / clen;
             if (g > max_growth) max_growth = g;
         }
-        if (c >= 0x80 && c < 0x10000 && entry_of[c] == C_WORD)
+        if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_WORD)
             ident_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+        if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_PUNCT)
+            punct_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
     }
     for (int c = 0; c < 128; c++) {
         int alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
@@ -486,7 +492,7 @@ int main(int argc, char **argv) {
     fprintf(h, "#define FD_NT_MAX_IMAGE %d /* longest image in bytes (>= 4) */\n", max_img);
     fprintf(h, "#define FD_NT_MAX_GROWTH %d /* most output bytes per input byte */\n", max_growth);
     fprintf(h, "#define FD_NT_NENTRIES %zu\n\n", nentries);
-    fprintf(h, "/* Character classes (docs/normalization.md). */\nenum {\n");
+    fprintf(h, "/* Character classes (rules/README.md §5). */\nenum {\n");
     for (int i = 0; i < C_NCLASS; i++) fprintf(h, "    %s = %d,\n", class_names[i], i);
     fprintf(h, "};\n\n");
     fprintf(h,
@@ -501,11 +507,16 @@ int main(int argc, char **argv) {
     fprintf(h, "extern const uint32_t fd_nt_entries[%zu];\n", nentries);
     fprintf(h, "extern const char fd_nt_pool[%zu];\n", pool_len + 1);
     fprintf(h,
-            "/* Bit cp set: U+0080 <= cp <= U+FFFF is a word character whose image is\n"
-            " * itself (its entry is 0). Derived from the entries, for fast paths. */\n"
-            "extern const uint8_t fd_nt_ident_bmp[8192];\n\n"
+            "/* Bit cp set: cp is a 3-byte character (U+0800..U+FFFF, not a surrogate)\n"
+            " * that is a word character whose image is itself (its entry is 0).\n"
+            " * Derived from the entries, for fast paths. */\n"
+            "extern const uint8_t fd_nt_ident_bmp[8192];\n"
+            "/* The same for class FD_NC_PUNCT characters that are their own image. */\n"
+            "extern const uint8_t fd_nt_punct_bmp[8192];\n\n"
             "static inline int fd_nt_ident_bmp_has(uint32_t cp) {\n"
-            "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n");
+            "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
+            "static inline int fd_nt_punct_bmp_has(uint32_t cp) {\n"
+            "    return (fd_nt_punct_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n");
     fprintf(h,
             "static inline uint32_t fd_nt_lookup(uint32_t cp) {\n"
             "    return fd_nt_entries[fd_nt_stage2[((uint32_t)fd_nt_stage1[cp >> FD_NT_SHIFT] << FD_NT_SHIFT) |\n"
@@ -533,6 +544,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < pool_len; i++) fprintf(o, "%s%d,", i % 16 ? "" : "\n", (signed char)pool[i]);
     fprintf(o, "0\n};\n\nconst uint8_t fd_nt_ident_bmp[8192] = {");
     for (size_t i = 0; i < sizeof ident_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", ident_bmp[i]);
+    fprintf(o, "\n};\n\nconst uint8_t fd_nt_punct_bmp[8192] = {");
+    for (size_t i = 0; i < sizeof punct_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", punct_bmp[i]);
     fprintf(o, "\n};\n");
     if (fclose(o) != 0) die("cannot write ", argv[3]);
 
