@@ -461,10 +461,24 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
     res->decision = FD_ALLOW;
     if (len >= UINT32_MAX)
         return FD_ETOOBIG;
-    if (!fd_utf8_valid(text, len))
-        return FD_EUTF8;
     if (rs->rl.nrules > s->nrules_cap)
         return FD_ESTATE; /* scratch not updated for this rule set */
+    /* Validation and normalization in as few passes as the rule set allows:
+     * both normalized views in one pass that also validates, when both are
+     * used (the common case). */
+    fd_normbuf *keep = &s->nb[FD_BUF_KEEP], *strip = &s->nb[FD_BUF_STRIP];
+    int r;
+    if (rs->db[FD_BUF_KEEP] && rs->db[FD_BUF_STRIP]) {
+        r = fd_norm_both_checked(text, len, keep, strip);
+    } else {
+        r = fd_utf8_valid(text, len) ? 0 : FD_EUTF8;
+        if (!r && rs->db[FD_BUF_KEEP])
+            r = fd_norm(text, len, FD_NORM_KEEP_SEP, keep);
+        if (!r && rs->db[FD_BUF_STRIP])
+            r = fd_norm(text, len, FD_NORM_STRIP_SEP, strip);
+    }
+    if (r)
+        return r;
     fd__scratch_next_gen(s);
 
     scan_ctx c = {.rs = rs, .s = s, .res = res, .orig = text, .olen = len,
@@ -478,10 +492,6 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
             c.map = NULL;
         } else {
             fd_normbuf *nb = &s->nb[b];
-            int r = fd_norm(text, len, b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP,
-                            nb);
-            if (r)
-                return r;
             c.buf = nb->text;
             c.blen = nb->len;
             c.map = nb->map;

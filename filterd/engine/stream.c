@@ -317,49 +317,61 @@ static int append_raw(sbuf *sb, const char *p, size_t len, uint32_t at)
 /* Run one piece of complete characters through every view. */
 static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t len)
 {
+    /* First every view's new bytes (both normalized views in one pass when
+     * both are used), then the scans: a view's context is taken before its
+     * buffer grows. */
+    sctx c[FD_BUF_MAX];
+    size_t prev_len[FD_BUF_MAX];
+    for (int b = 0; b < FD_BUF_MAX; b++) {
+        sbuf *sb = &st->b[b];
+        c[b] = (sctx){.st = st, .s = s, .b = b, .piece = piece, .piece_at = st->in,
+                      .piece_len = (uint32_t)len, .prev_n = buf_len(sb)};
+        prev_len[b] = sb->win.len;
+        if (sb->hs && b != FD_BUF_RAW && sb->ns.run) {
+            c[b].old_run_at = sb->ns.run_at;
+            c[b].old_run_len = sb->ns.run_len;
+        }
+    }
+    sbuf *keep = &st->b[FD_BUF_KEEP], *strip = &st->b[FD_BUF_STRIP];
+    int r = 0;
+    if (st->b[FD_BUF_RAW].hs)
+        r = append_raw(&st->b[FD_BUF_RAW], piece, len, st->in);
+    if (!r && keep->hs && strip->hs)
+        r = fd_norm_feed_both(&keep->ns, &strip->ns, piece, len, &keep->win, &strip->win);
+    else if (!r && keep->hs)
+        r = fd_norm_feed(&keep->ns, piece, len, &keep->win);
+    else if (!r && strip->hs)
+        r = fd_norm_feed(&strip->ns, piece, len, &strip->win);
+    if (r)
+        return r;
+
     for (int b = 0; b < FD_BUF_MAX; b++) {
         sbuf *sb = &st->b[b];
         if (!sb->hs)
             continue;
-        sctx c = {.st = st, .s = s, .b = b, .piece = piece, .piece_at = st->in,
-                  .piece_len = (uint32_t)len};
-        size_t prev_len = sb->win.len;
-        c.prev_n = buf_len(sb);
-        int r;
-        if (b == FD_BUF_RAW) {
-            r = append_raw(sb, piece, len, st->in);
-        } else {
-            if (sb->ns.run) {
-                c.old_run_at = sb->ns.run_at;
-                c.old_run_len = sb->ns.run_len;
-            }
-            r = fd_norm_feed(&sb->ns, piece, len, &sb->win);
-        }
-        if (r)
-            return r;
-        size_t added = sb->win.len - prev_len;
+        size_t added = sb->win.len - prev_len[b];
         if (!added)
             continue;
         /* The first new character settles pending word checks. */
-        int after_word = fd__word_char_at(sb->win.text, sb->win.len, prev_len);
+        int after_word = fd__word_char_at(sb->win.text, sb->win.len, prev_len[b]);
         for (size_t i = 0; i < st->npend; i++) {
             pmatch *p = &st->pend[i];
-            if (p->buf == b && p->need_after && p->bend == c.prev_n) {
+            if (p->buf == b && p->need_after && p->bend == c[b].prev_n) {
                 p->need_after = 0;
                 p->dead = (uint8_t)after_word;
             }
         }
         fd__scratch_next_gen(s);
-        hs_error_t e = hs_scan_stream(sb->hs, sb->win.text + prev_len, (unsigned)added, 0, s->hs,
-                                      on_match, &c);
-        if (c.failed)
+        hs_error_t e = hs_scan_stream(sb->hs, sb->win.text + prev_len[b], (unsigned)added, 0,
+                                      s->hs, on_match, &c[b]);
+        if (c[b].failed)
             return FD_ENOMEM;
         if (e != HS_SUCCESS)
             return FD_EHS;
         for (size_t i = 0; i < s->ncand; i++)
-            if (confirm(&c, s->cand[i]))
+            if (confirm(&c[b], s->cand[i]))
                 return FD_ENOMEM;
-        sb->last_oend = orig_end(&c, sb, sb->win.map[sb->win.len - 1]);
+        sb->last_oend = orig_end(&c[b], sb, sb->win.map[sb->win.len - 1]);
         trim(sb);
     }
     st->in += (uint32_t)len;

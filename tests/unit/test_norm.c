@@ -1,10 +1,13 @@
 /*
- * test_norm.c — the normalizer (filterd/engine/norm.c, docs/normalization.md):
+ * test_norm.c — the normalizer (filterd/engine/norm.c, rules/README.md §5):
  * exact output and offset map for evasion forms alone and combined, in
  * Chinese and English; sentence/clause breaks that must stay breaks; the
  * KEEP_SEP mode; idempotence over every code point and over random mixes;
  * map invariants; pattern equivalence (traditional/full-width vs
- * simplified/ASCII); buffer growth and reuse; the word-character helpers.
+ * simplified/ASCII); buffer growth and reuse; the word-character helpers;
+ * and, differentially, the optimised normalizer (fast paths, fd_norm_both,
+ * streams) against a copy of the original simple implementation over
+ * corpus text and random code point soup.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -15,6 +18,7 @@
 #include "fd_error.h"
 #include "norm.h"
 #include "normtab.h"
+#include "utf8.h"
 
 static fd_normbuf nb, nb2;
 
@@ -545,4 +549,523 @@ Test(norm, stream_pieces_equal_whole)
     }
     fd_normbuf_free(&whole);
     fd_normbuf_free(&part);
+}
+
+/* ---- differential: the fast normalizer against a simple reference ----
+ *
+ * The reference is a verbatim copy (names prefixed ref_) of the simple
+ * implementation norm.c had before its fast paths: one loop per mode, one
+ * decode and lookup per character, a capacity test per character. It
+ * shares only the generated tables with norm.c, so a fast path that
+ * disagrees with the general step shows up as a difference here. Keep it
+ * as it is: it is the specification of the output, not code to optimise.
+ */
+
+#define SLACK (FD_NT_MAX_IMAGE + 2)
+static const char ref_replacement[3] = {'\xEF', '\xBF', '\xBD'};
+
+/* Make room for NEED bytes of text and NEED map entries, keeping the
+ * contents. Grows geometrically so a long expanding input costs O(log n)
+ * reallocations. On failure the buffer is unchanged except that one of the
+ * arrays may already be larger, which is harmless (cap is the minimum). */
+static int ref_reserve(fd_normbuf *b, size_t need) {
+    if (need <= b->cap) return 0;
+    size_t ncap = b->cap > 256 ? b->cap : 256;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / sizeof(uint32_t)) return FD_ETOOBIG;
+        ncap *= 2;
+    }
+    char *t = realloc(b->text, ncap);
+    if (!t) return FD_ENOMEM;
+    b->text = t;
+    uint32_t *m = realloc(b->map, ncap * sizeof *m);
+    if (!m) return FD_ENOMEM;
+    b->map = m;
+    b->cap = ncap;
+    return 0;
+}
+
+/* Decode the non-ASCII character at S (N >= 1 bytes available, S[0] >=
+ * 0x80). Returns its length and sets *CP, or returns 0 for an invalid or
+ * truncated sequence (overlong forms, surrogates, > U+10FFFF included), so
+ * bad input degrades to U+FFFD rather than to a read past the end. */
+static inline size_t ref_decode(const uint8_t *s, size_t n, uint32_t *cp) {
+    uint8_t b0 = s[0];
+    if (b0 < 0xC2) return 0;
+    if (b0 < 0xE0) {
+        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
+        *cp = (uint32_t)(b0 & 0x1F) << 6 | (s[1] & 0x3F);
+        return 2;
+    }
+    if (b0 < 0xF0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        uint32_t c = (uint32_t)(b0 & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        *cp = c;
+        return 3;
+    }
+    if (b0 < 0xF5) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        uint32_t c = (uint32_t)(b0 & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 |
+                     (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+        if (c < 0x10000 || c > 0x10FFFF) return 0;
+        *cp = c;
+        return 4;
+    }
+    return 0;
+}
+
+/* One input character, looked up. */
+typedef struct ref_nchar {
+    const char *img; /* bytes to emit (may point into the input) */
+    uint32_t ilen;   /* their number */
+    uint32_t clen;   /* length of the input character */
+    unsigned cls;    /* FD_NC_* */
+} ref_nchar;
+
+/* Look up the character at S (non-ASCII or ASCII; N >= 1 bytes left). */
+static inline void ref_lookup(const uint8_t *s, size_t n, ref_nchar *c) {
+    if (s[0] < 0x80) {
+        c->cls = fd_nt_ascii_class[s[0]];
+        c->img = &fd_nt_ascii_image[s[0]];
+        c->ilen = c->clen = 1;
+        return;
+    }
+    uint32_t cp = 0;
+    size_t l = ref_decode(s, n, &cp);
+    if (l == 0) {
+        c->cls = FD_NC_PUNCT;
+        c->img = ref_replacement;
+        c->ilen = 3;
+        c->clen = 1;
+        return;
+    }
+    uint32_t e = fd_nt_lookup(cp);
+    c->cls = FD_NT_CLASS(e);
+    c->clen = (uint32_t)l;
+    if (FD_NT_MAPPED(e)) {
+        c->img = fd_nt_pool + FD_NT_OFF(e);
+        c->ilen = FD_NT_LEN(e);
+    } else {
+        c->img = (const char *)s;
+        c->ilen = (uint32_t)l;
+    }
+}
+
+/* Append image bytes, each mapped to input offset AT. */
+static inline size_t ref_put(char *t, uint32_t *m, size_t o, const char *img, uint32_t n, uint32_t at) {
+    for (uint32_t k = 0; k < n; k++) {
+        t[o + k] = img[k];
+        m[o + k] = at;
+    }
+    return o + n;
+}
+
+/*
+ * FD_NORM_STRIP_SEP. Word characters are emitted (folded). Every maximal
+ * run of separators (white space, line breaks, punctuation, symbols;
+ * invisible characters are transparent and never end or count in a run)
+ * lying between two word characters becomes either nothing (noise) or one
+ * FD_NORM_BREAK byte mapped to the run's first character (break). A run is
+ * a break if
+ *   - it contains a line break (LF, VT, FF, CR, NEL, U+2028, U+2029), or
+ *   - it contains a strong terminator: CJK (wide) terminal punctuation
+ *     。，、！？；：．and their small/half-width forms, or
+ *   - it contains a weak terminator (ASCII-like Terminal_Punctuation
+ *     . , ! ? ; : and other scripts' stops) followed later in the same run
+ *     by white space, and the word before the run is at least 2 characters
+ *     long (so `U.S. Army`, `f. u. c. k` stay noise), or
+ *   - it is longer than FD_NORM_MAX_NOISE characters.
+ * Runs at the start or end of the text are dropped.
+ */
+static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out) {
+    char *t = out->text;
+    uint32_t *m = out->map;
+    size_t cap = out->cap, o = out->len, i = 0;
+    const uint32_t base = st->base;
+    /* The pending run, in locals for the hot loop; saved back at the end. */
+    size_t run = st->run;      /* separators in the pending run */
+    uint32_t run_at = st->run_at; /* stream offset of its first separator */
+    uint32_t run_len = st->run_len; /* and that separator's length */
+    int run_brk = st->brk;     /* the pending run is already known to be a break */
+    int run_term = st->term;   /* it contains a weak terminator */
+    size_t seg = st->seg;      /* word characters since the last run */
+    int any = st->any;         /* a word character was emitted (leading runs drop) */
+
+#define RESOLVE_RUN()                                                  \
+    do {                                                               \
+        if ((run_brk || run > FD_NORM_MAX_NOISE) && any) {             \
+            t[o] = FD_NORM_BREAK;                                      \
+            m[o++] = run_at;                                           \
+        }                                                              \
+        run = 0;                                                       \
+        run_brk = run_term = 0;                                        \
+        seg = 0;                                                       \
+    } while (0)
+
+    while (i < len) {
+        if (o + SLACK > cap) {
+            out->len = o;
+            int rc = ref_reserve(out, o + SLACK + (len - i));
+            if (rc) return rc;
+            t = out->text;
+            m = out->map;
+            cap = out->cap;
+        }
+        uint8_t b = s[i];
+        /* Fast path: a run of ASCII letters and digits, one byte each, as
+         * far as the free room (at least 1 byte here) allows. */
+        if (b < 0x80 && fd_nt_ascii_class[b] == FD_NC_WORD) {
+            if (run) RESOLVE_RUN();
+            size_t room = cap - SLACK - o + 1, lim = len - i < room ? len - i : room, k = 0;
+            do {
+                t[o + k] = fd_nt_ascii_image[s[i + k]];
+                m[o + k] = base + (uint32_t)(i + k);
+                k++;
+            } while (k < lim && s[i + k] < 0x80 && fd_nt_ascii_class[s[i + k]] == FD_NC_WORD);
+            o += k;
+            i += k;
+            seg += k;
+            any = 1;
+            continue;
+        }
+        ref_nchar c;
+        ref_lookup(s + i, len - i, &c);
+        uint32_t at = base + (uint32_t)i;
+        switch (c.cls) {
+        case FD_NC_WORD:
+            if (run) RESOLVE_RUN();
+            o = ref_put(t, m, o, c.img, c.ilen, at);
+            seg++;
+            any = 1;
+            break;
+        case FD_NC_INVIS:
+            break;
+        case FD_NC_SPACE:
+            if (!run++) run_at = at, run_len = c.clen;
+            if (run_term && seg >= 2) run_brk = 1;
+            break;
+        case FD_NC_NL:
+        case FD_NC_BREAK:
+            if (!run++) run_at = at, run_len = c.clen;
+            run_brk = 1;
+            break;
+        case FD_NC_TERM:
+            if (!run++) run_at = at, run_len = c.clen;
+            run_term = 1;
+            break;
+        default: /* FD_NC_PUNCT */
+            if (!run++) run_at = at, run_len = c.clen;
+            break;
+        }
+        i += c.clen;
+    }
+#undef RESOLVE_RUN
+    /* A run is only ever counted up to just past the noise limit: what
+     * matters is whether it exceeds it, and the state must stay small. */
+    st->run = (uint32_t)(run > FD_NORM_MAX_NOISE + 1 ? FD_NORM_MAX_NOISE + 1 : run);
+    st->run_at = run_at;
+    st->run_len = run_len;
+    st->brk = (uint8_t)run_brk;
+    st->term = (uint8_t)run_term;
+    st->seg = (uint32_t)(seg > 2 ? 2 : seg);
+    st->any = (uint8_t)any;
+    out->len = o;
+    return 0;
+}
+
+/*
+ * FD_NORM_KEEP_SEP. Word characters and punctuation/symbols are emitted
+ * folded (full-width ！ becomes !); invisible characters vanish (so do the
+ * few symbols whose image is empty, e.g. spacing accents ¨ ´, which would
+ * otherwise fold to a bare space). A maximal run of white space and line
+ * breaks (invisibles transparent) becomes one byte mapped to its first
+ * character: '\n' if the run contains a line break, else ' '. Leading and
+ * trailing runs are dropped, so, as in STRIP mode, normalizing a prefix of
+ * a text (cut on a character boundary) gives a prefix of the normalized
+ * text, with the same map: what a stream scanner needs.
+ */
+static int ref_norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out) {
+    char *t = out->text;
+    uint32_t *m = out->map;
+    size_t cap = out->cap, o = out->len, i = 0;
+    const uint32_t base = st->base;
+    int ws = st->run != 0;  /* a white space run is pending */
+    int ws_nl = st->nl;     /* it contains a line break */
+    uint32_t ws_at = st->run_at; /* stream offset of its first character */
+    uint32_t ws_len = st->run_len; /* and that character's length */
+    int any = st->any;      /* something was emitted (leading runs drop) */
+
+#define FLUSH_WS()                          \
+    do {                                    \
+        if (any) {                          \
+            t[o] = ws_nl ? '\n' : ' ';      \
+            m[o++] = ws_at;                 \
+        }                                   \
+        ws = ws_nl = 0;                     \
+    } while (0)
+
+    while (i < len) {
+        if (o + SLACK > cap) {
+            out->len = o;
+            int rc = ref_reserve(out, o + SLACK + (len - i));
+            if (rc) return rc;
+            t = out->text;
+            m = out->map;
+            cap = out->cap;
+        }
+        uint8_t b = s[i];
+        if (b < 0x80) {
+            unsigned cl = fd_nt_ascii_class[b];
+            if (cl == FD_NC_WORD || cl >= FD_NC_PUNCT) {
+                if (ws) FLUSH_WS();
+                t[o] = fd_nt_ascii_image[b];
+                m[o++] = base + (uint32_t)i;
+                any = 1;
+            } else if (cl == FD_NC_SPACE || cl == FD_NC_NL) {
+                if (!ws) {
+                    ws = 1;
+                    ws_at = base + (uint32_t)i;
+                    ws_len = 1;
+                }
+                ws_nl |= cl == FD_NC_NL;
+            }
+            i++;
+            continue;
+        }
+        ref_nchar c;
+        ref_lookup(s + i, len - i, &c);
+        switch (c.cls) {
+        case FD_NC_INVIS:
+            break;
+        case FD_NC_SPACE:
+        case FD_NC_NL:
+            if (!ws) {
+                ws = 1;
+                ws_at = base + (uint32_t)i;
+                ws_len = c.clen;
+            }
+            ws_nl |= c.cls == FD_NC_NL;
+            break;
+        default: /* word, punctuation, terminators */
+            if (c.ilen == 0) break;
+            if (ws) FLUSH_WS();
+            o = ref_put(t, m, o, c.img, c.ilen, base + (uint32_t)i);
+            any = 1;
+            break;
+        }
+        i += c.clen;
+    }
+    /* A trailing white space run stays pending: dropped if the text ends. */
+#undef FLUSH_WS
+    st->run = (uint32_t)ws;
+    st->nl = (uint8_t)ws_nl;
+    st->run_at = ws_at;
+    st->run_len = ws_len;
+    st->any = (uint8_t)any;
+    out->len = o;
+    return 0;
+}
+
+
+/* Normalize IN with the reference into OUT (a fd_normbuf, freed with
+ * fd_normbuf_free). */
+static void ref_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out) {
+    fd_norm_state st;
+    memset(&st, 0, sizeof st);
+    st.mode = mode;
+    out->len = 0;
+    cr_assert_eq(ref_reserve(out, len + SLACK), 0);
+    const uint8_t *s = (const uint8_t *)in;
+    int rc = mode == FD_NORM_STRIP_SEP ? ref_norm_strip(&st, s, len, out) : ref_norm_keep(&st, s, len, out);
+    cr_assert_eq(rc, 0);
+    out->text[out->len] = '\0';
+}
+
+/* Text, NUL and map of GOT equal WANT's. */
+static void assert_same(const fd_normbuf *got, const fd_normbuf *want, const char *what,
+                        const char *in, size_t len) {
+    cr_assert_eq(got->len, want->len, "%s: length %zu, want %zu, input \"%s\"", what, got->len,
+                 want->len, show(in, len));
+    cr_assert(memcmp(got->text, want->text, want->len) == 0, "%s: text \"%s\", want \"%s\"", what,
+              show(got->text, got->len), show(want->text, want->len));
+    cr_assert_eq(got->text[got->len], '\0', "%s: not NUL-terminated", what);
+    for (size_t j = 0; j < want->len; j++)
+        cr_assert_eq(got->map[j], want->map[j], "%s: map[%zu] = %u, want %u, input \"%s\"", what, j,
+                     got->map[j], want->map[j], show(in, len));
+}
+
+static fd_normbuf rk, rs, dk, ds;
+
+static uint64_t rnd(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Everything the normalizer offers for IN, against the reference: both
+ * modes whole, fd_norm_both and fd_norm_both_checked (FD_EUTF8 exactly when
+ * fd_utf8_valid says no), and streams fed in random pieces of whole
+ * characters, per mode and both at once. */
+static void check_against_reference(const char *in, size_t len, uint64_t *seed) {
+    ref_norm(in, len, FD_NORM_KEEP_SEP, &rk);
+    ref_norm(in, len, FD_NORM_STRIP_SEP, &rs);
+    cr_assert_eq(fd_norm(in, len, FD_NORM_KEEP_SEP, &dk), 0);
+    assert_same(&dk, &rk, "fd_norm KEEP", in, len);
+    cr_assert_eq(fd_norm(in, len, FD_NORM_STRIP_SEP, &ds), 0);
+    assert_same(&ds, &rs, "fd_norm STRIP", in, len);
+    cr_assert_eq(fd_norm_both(in, len, &dk, &ds), 0);
+    assert_same(&dk, &rk, "fd_norm_both KEEP", in, len);
+    assert_same(&ds, &rs, "fd_norm_both STRIP", in, len);
+    int valid = fd_utf8_valid(in, len);
+    int rc = fd_norm_both_checked(in, len, &dk, &ds);
+    if (valid) {
+        cr_assert_eq(rc, 0);
+        assert_same(&dk, &rk, "fd_norm_both_checked KEEP", in, len);
+        assert_same(&ds, &rs, "fd_norm_both_checked STRIP", in, len);
+    } else {
+        cr_assert_eq(rc, FD_EUTF8, "invalid input \"%s\" accepted", show(in, len));
+        cr_assert(dk.len == 0 && ds.len == 0 && dk.text[0] == '\0' && ds.text[0] == '\0');
+    }
+    /* Streams: cut before any byte that is not a continuation byte, so
+     * every valid character (and every invalid byte) stays whole. */
+    fd_norm_state ks, ss, bk, bs;
+    fd_norm_begin(&ks, FD_NORM_KEEP_SEP);
+    fd_norm_begin(&ss, FD_NORM_STRIP_SEP);
+    fd_norm_begin(&bk, FD_NORM_KEEP_SEP);
+    fd_norm_begin(&bs, FD_NORM_STRIP_SEP);
+    fd_normbuf *pk = &nb, *ps = &nb2;
+    pk->len = ps->len = dk.len = ds.len = 0;
+    size_t at = 0;
+    do { /* at least one piece, maybe empty */
+        size_t n = 1 + rnd(seed) % (rnd(seed) % 4 == 0 ? 4 : 200), end = at + n < len ? at + n : len;
+        while (end < len && ((unsigned char)in[end] & 0xC0) == 0x80) end++;
+        cr_assert_eq(fd_norm_feed(&ks, in + at, end - at, pk), 0);
+        cr_assert_eq(fd_norm_feed(&ss, in + at, end - at, ps), 0);
+        cr_assert_eq(fd_norm_feed_both(&bk, &bs, in + at, end - at, &dk, &ds), 0);
+        at = end;
+    } while (at < len);
+    assert_same(pk, &rk, "stream KEEP", in, len);
+    assert_same(ps, &rs, "stream STRIP", in, len);
+    assert_same(&dk, &rk, "stream both KEEP", in, len);
+    assert_same(&ds, &rs, "stream both STRIP", in, len);
+    cr_assert(memcmp(&ks, &bk, sizeof ks) == 0 && memcmp(&ss, &bs, sizeof ss) == 0,
+              "fd_norm_feed_both left other states than fd_norm_feed");
+}
+
+static void diff_setup(void) {
+    setup();
+    fd_normbuf_init(&rk);
+    fd_normbuf_init(&rs);
+    fd_normbuf_init(&dk);
+    fd_normbuf_init(&ds);
+}
+
+static void diff_teardown(void) {
+    teardown();
+    fd_normbuf_free(&rk);
+    fd_normbuf_free(&rs);
+    fd_normbuf_free(&dk);
+    fd_normbuf_free(&ds);
+}
+
+/* Debian's fortunes (Chinese: simplified and classical poetry, with ANSI
+ * escapes and box drawing; English), cut into pieces of random lengths at
+ * random bytes, so pieces may also start or end inside a character. */
+Test(norm, fast_equals_reference_on_fortunes, .init = diff_setup, .fini = diff_teardown,
+     .timeout = 300) {
+    static const char *files[] = {"chinese", "tang300", "song100", "wisdom"};
+    uint64_t seed = 7;
+    size_t found = 0;
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "/usr/share/games/fortunes/%s", files[f]);
+        FILE *fp = fopen(path, "rb");
+        if (!fp) continue;
+        found++;
+        char *buf = malloc(1 << 22);
+        cr_assert(buf);
+        size_t n = fread(buf, 1, 1 << 22, fp);
+        fclose(fp);
+        for (size_t at = 0; at < n;) {
+            size_t l = 1 + rnd(&seed) % (rnd(&seed) % 8 == 0 ? 20000 : 1500);
+            if (l > n - at) l = n - at;
+            check_against_reference(buf + at, l, &seed);
+            at += l;
+        }
+        free(buf);
+    }
+    if (!found) cr_log_warn("fortunes corpora not installed (fortunes-zh, fortunes): skipped");
+}
+
+/* Random soup of the pieces the fast paths care about: ASCII word runs of
+ * every length (8-byte blocks and their ends), single and multiple
+ * spaces, terminators before spaces, own-image and mapped CJK, CJK
+ * punctuation, invisibles, line and paragraph separators, expanding
+ * characters, 2- and 4-byte characters, random code points, and invalid
+ * sequences next to all of them; lengths from 0 to past a slice. */
+Test(norm, fast_equals_reference_on_random_soup, .init = diff_setup, .fini = diff_teardown,
+     .timeout = 300) {
+    static const char *alphabet[] = {
+        "a", "Z", "q", "7", "abcdefgh", "ABCDEFGHIJK", "word", "x1", " ", " ", " ", "  ", "   ",
+        "    ", "\t", "\n", "\r\n", "\v", "\x1b", "\x7f", "\x01", ".", ",", "!", "?", ";", ":",
+        ". ", ", ", "-", "*", "'", "\"", "(", ")", "_", "@", "[", "`", "{", "~", "炸", "弹", "中文",
+        "彈", "製", "乾", "。", "，", "、", "！", "？", "“", "”", "《", "》", "─", "│", "…", "——",
+        "\u3000", "\u200b", "\u200d", "\u00ad", "\ufeff", "\u202e", "\ufe0f", "\u2028",
+        "\u2029", "\xc2\x85", "\u00a0", "Ｂ", "ｏ", "１", "①", "⑴", "ﬁ", "ß", "İ", "é", "e\u0301",
+        "\u0336", "¨", "´", "㍿", "\ufdfa", "\u2f00", "가", "\u1100\u1161", "ا", "क", "𝐨", "💣",
+        "\U00020000", "\U000E0062", "\xff", "\x80", "\xbf", "\xc0\xaf", "\xc2", "\xe7\x82",
+        "\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xef\xbf",
+        "\xf0\x80\x80\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf0\x9f\x92",
+    };
+    size_t na = sizeof alphabet / sizeof *alphabet;
+    uint64_t seed = 0x5EED;
+    size_t cap = 70000;
+    char *text = malloc(cap + 8);
+    cr_assert(text);
+    for (int iter = 0; iter < 6000; iter++) {
+        size_t target = iter % 500 == 0 ? 20000 + rnd(&seed) % 45000 : rnd(&seed) % 120;
+        /* Bias some texts towards one kind, as real text is. */
+        int kind = (int)(rnd(&seed) % 4);
+        size_t n = 0;
+        while (n < target) {
+            uint64_t r = rnd(&seed);
+            if (r % 16 == 0) {
+                /* A random code point, any plane (surrogates are then
+                 * invalid bytes as in the wild). */
+                uint32_t c = (uint32_t)(rnd(&seed) % 0x110000);
+                if (c >= 0xD800 && c <= 0xDFFF) c = 0x4E00 + c % 0x5000;
+                n += put_utf8(text + n, c);
+                continue;
+            }
+            const char *a = alphabet[(r >> 4) % na];
+            if (kind == 1 && r % 3) a = alphabet[(r >> 4) % 29]; /* mostly ASCII */
+            else if (kind == 2 && r % 3) a = alphabet[41 + (r >> 4) % 21]; /* mostly CJK */
+            size_t l = strlen(a);
+            memcpy(text + n, a, l);
+            n += l;
+        }
+        check_against_reference(text, n, &seed);
+    }
+    /* Expanding characters past a slice: the up-front reservation. */
+    for (size_t n = 0; n + 3 <= cap; n += 3) memcpy(text + n, "\xef\xb7\xba", 3);
+    check_against_reference(text, cap - cap % 3, &seed);
+    for (size_t n = 0; n < cap; n++) text[n] = (char)0xff;
+    check_against_reference(text, cap, &seed);
+    free(text);
+}
+
+Test(norm, both_rejects_bad_arguments) {
+    cr_assert_eq(fd_norm_both("x", 1, &nb, &nb), FD_EINVAL);
+    fd_norm_state k, s;
+    fd_norm_begin(&k, FD_NORM_KEEP_SEP);
+    fd_norm_begin(&s, FD_NORM_STRIP_SEP);
+    cr_assert_eq(fd_norm_feed_both(&s, &k, "x", 1, &nb, &nb2), FD_EINVAL); /* modes swapped */
+    cr_assert_eq(fd_norm_feed(&k, "ab", 2, &nb), 0);
+    cr_assert_eq(fd_norm_feed_both(&k, &s, "x", 1, &nb, &nb2), FD_EINVAL); /* out of step */
+    cr_assert_eq(nb.len, 2);
+    cr_assert_eq(nb2.len, 0);
+    cr_assert_eq(fd_norm_both_checked("a\xffb", 3, &nb, &nb2), FD_EUTF8);
+    cr_assert_eq(fd_norm_both_checked("ab", 2, &nb, &nb2), 0);
+    cr_assert_str_eq(nb.text, "ab");
 }
