@@ -22,9 +22,18 @@
 #define FD_PCRE2_MATCH_LIMIT 1000000u
 #define FD_PCRE2_DEPTH_LIMIT 10000u
 
+/* hs_version() is "5.4.9 2023-…" style text, sometimes with trailing
+ * blanks; callers print it, so it is trimmed once. */
 const char *fd_hs_version(void)
 {
-    return hs_version();
+    static char v[64];
+    if (!v[0]) {
+        snprintf(v, sizeof v, "%s", hs_version());
+        size_t n = strlen(v);
+        while (n && v[n - 1] == ' ')
+            v[--n] = '\0';
+    }
+    return v;
 }
 
 static double now_ms(void)
@@ -79,20 +88,46 @@ static char *literal_expr(const char *s, size_t l)
     return e;
 }
 
+/* Whether a regex source has an upper-case ASCII letter outside escapes
+ * (\B, \W, \x{4E00}, \p{Han} … are not letters of the text). */
+static int has_upper(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\') {
+            i++;
+            if (i < n && (p[i] == 'x' || p[i] == 'p' || p[i] == 'P') && i + 1 < n && p[i + 1] == '{')
+                while (i < n && p[i] != '}')
+                    i++;
+            continue;
+        }
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Hyperscan flags of a rule. Regexes are compiled without start of match
+ * and without Unicode classes (HS_FLAG_UCP): both double or quadruple the
+ * compile time and the database size, and neither is needed. Hyperscan only
+ * says which regexes occur; PCRE2, with the same ASCII semantics for \w \b
+ * \d \s, then finds their exact spans (regex hits are rare, their
+ * confirmation cheap). Normalized text is case-folded, so a normalized
+ * regex is case-insensitive only if it needs to be (/i or an upper-case
+ * letter in it): caseless Unicode matching costs compile time too.
+ */
 static unsigned hs_flags_of(const fd_rule *r, enum fd_buf b)
 {
-    unsigned f = 0;
     if (!r->regex)
         return 0; /* normalized literals meet normalized (case-folded) text */
-    f = HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST;
-    if (r->rx_flags & FD_RX_CASELESS)
+    unsigned f = HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH;
+    if ((r->rx_flags & FD_RX_CASELESS) ||
+        (b != FD_BUF_RAW && has_upper(r->pattern, r->pattern_len)))
         f |= HS_FLAG_CASELESS;
     if (r->rx_flags & FD_RX_DOTALL)
         f |= HS_FLAG_DOTALL;
     if (r->rx_flags & FD_RX_MULTILINE)
         f |= HS_FLAG_MULTILINE;
-    if (b != FD_BUF_RAW)
-        f |= HS_FLAG_UCP | HS_FLAG_CASELESS; /* normalized text is case-folded */
     return f;
 }
 
@@ -107,8 +142,8 @@ static int compile_pcre2(fd_rinfo *ri, const fd_rule *r, const char *fname, fd_d
         opts |= PCRE2_DOTALL;
     if (r->rx_flags & FD_RX_MULTILINE)
         opts |= PCRE2_MULTILINE;
-    if (r->view != FD_VIEW_RAW)
-        opts |= PCRE2_UCP | PCRE2_CASELESS;
+    if (r->view != FD_VIEW_RAW && has_upper(r->pattern, r->pattern_len))
+        opts |= PCRE2_CASELESS;
     int ec;
     PCRE2_SIZE eo;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)r->pattern, r->pattern_len, opts, &ec, &eo, NULL);
@@ -131,7 +166,9 @@ static int compile_pcre2(fd_rinfo *ri, const fd_rule *r, const char *fname, fd_d
             return FD_ERULES;
         }
     }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    /* Streams confirm with partial matching (see stream.c); without JIT
+     * PCRE2 falls back to its interpreter. */
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
     ri->re = re;
     return 0;
 }
@@ -154,13 +191,16 @@ static int classify_regex(fd_rinfo *ri, const fd_rule *r, unsigned *flags, const
             fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
             return FD_ERULES;
         }
+        if (compile_pcre2(ri, r, fname, diag))
+            return FD_ERULES;
+        ri->flags |= FD_RI_PREFILTER;
         return 0;
     }
     char hsmsg[256];
     snprintf(hsmsg, sizeof hsmsg, "%s", ce->message);
     hs_free_compile_error(ce);
 
-    unsigned pf = (*flags & ~(unsigned)HS_FLAG_SOM_LEFTMOST) | HS_FLAG_PREFILTER;
+    unsigned pf = *flags | HS_FLAG_PREFILTER;
     if (hs_expression_info(r->pattern, pf, &info, &ce) != HS_SUCCESS) {
         hs_free_compile_error(ce);
         /* Let PCRE2 word the error if it also rejects the regex. */
@@ -182,7 +222,7 @@ static int classify_regex(fd_rinfo *ri, const fd_rule *r, unsigned *flags, const
     if (compile_pcre2(ri, r, fname, diag))
         return FD_ERULES;
     ri->flags |= FD_RI_PREFILTER;
-    *flags = pf | HS_FLAG_SINGLEMATCH; /* one candidate is enough to run PCRE2 */
+    *flags = pf;
     return 0;
 }
 
@@ -211,14 +251,6 @@ static void stream_flags(const exprs *e, unsigned *out)
         out[i] = e->flags[i] & ~(unsigned)HS_FLAG_SINGLEMATCH;
 }
 
-static int som_used(const exprs *e)
-{
-    for (size_t i = 0; i < e->n; i++)
-        if (e->flags[i] & HS_FLAG_SOM_LEFTMOST)
-            return 1;
-    return 0;
-}
-
 /*
  * Compile the block-mode and the stream-mode database of one buffer. If
  * Hyperscan rejects a regex only in the combined compile (start of match
@@ -238,7 +270,7 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
                                           (unsigned)e->n, HS_MODE_BLOCK, NULL, &db, &ce);
         if (err == HS_SUCCESS) {
             stream_flags(e, sflags);
-            unsigned mode = HS_MODE_STREAM | (som_used(e) ? HS_MODE_SOM_HORIZON_LARGE : 0);
+            unsigned mode = HS_MODE_STREAM;
             err = hs_compile_multi((const char *const *)e->expr, sflags, e->ids, (unsigned)e->n,
                                    mode, NULL, &sdb, &ce);
             if (err != HS_SUCCESS)
@@ -261,14 +293,12 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
             const fd_rule *r = &rs->rl.rules[ridx];
             fd_rinfo *ri = &rs->ri[ridx];
             const char *fname = rs->rl.files[r->file];
-            if (r->regex && !(ri->flags & FD_RI_PREFILTER)) {
+            if (r->regex && !(e->flags[k] & HS_FLAG_PREFILTER)) {
+                /* Too large to run exactly in the combined database:
+                 * Hyperscan may approximate it, PCRE2 confirms anyway. */
+                (void)ri;
                 hs_free_compile_error(ce);
-                if (compile_pcre2(ri, r, fname, diag))
-                    break;
-                ri->flags |= FD_RI_PREFILTER;
-                e->flags[k] = (e->flags[k] & ~(unsigned)HS_FLAG_SOM_LEFTMOST) |
-                              HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
-                rs->nprefilter++;
+                e->flags[k] |= HS_FLAG_PREFILTER;
                 continue;
             }
             if (strstr(ce->message, "empty buffer"))
@@ -410,19 +440,13 @@ static int from_cache(fd_ruleset *rs, const exprs *ex, const char *dir, const ch
         fits &= (ex[b].n > 0) == (db[2 * b] != NULL) && (ex[b].n > 0) == (db[2 * b + 1] != NULL);
     for (size_t i = 0; i < npf && fits; i++)
         fits = pf[i] < rs->rl.nrules && rs->rl.rules[pf[i]].regex;
+    /* Every regex was compiled for PCRE2 above; an index that names no
+     * regex means the entry is not this rule set's. */
+    (void)diag;
     int rc = fits;
-    for (size_t i = 0; i < npf && rc == 1; i++) {
-        fd_rinfo *ri = &rs->ri[pf[i]];
-        const fd_rule *r = &rs->rl.rules[pf[i]];
-        if (ri->flags & FD_RI_PREFILTER)
-            continue;
-        if (compile_pcre2(ri, r, rs->rl.files[r->file], diag)) {
-            rc = FD_ERULES;
-            break;
-        }
-        ri->flags |= FD_RI_PREFILTER;
-        rs->nprefilter++;
-    }
+    for (size_t i = 0; i < npf && rc == 1; i++)
+        if (!(rs->ri[pf[i]].flags & FD_RI_PREFILTER))
+            rc = 0;
     if (rc == 1) {
         for (int b = 0; b < FD_BUF_MAX; b++) {
             rs->db[b] = db[2 * b];
@@ -537,8 +561,7 @@ int fd_ruleset_compile_opts(fd_rulelist *rl, const fd_ruleset_opts *o, fd_rulese
                 bad = 1;
                 continue;
             }
-            if (ri->flags & FD_RI_PREFILTER)
-                rs->nprefilter++;
+            ri->rx = (uint32_t)rs->nprefilter++;
             expr = strdup(r->pattern);
         } else {
             const char *lit = r->pattern;

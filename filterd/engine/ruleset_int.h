@@ -23,7 +23,7 @@ enum fd_buf { FD_BUF_RAW = 0, FD_BUF_KEEP = 1, FD_BUF_STRIP = 2, FD_BUF_MAX = 3 
 
 #define FD_RI_LITERAL   0x1u /* start = end - len */
 #define FD_RI_WORD      0x2u /* must start and end on a word boundary */
-#define FD_RI_PREFILTER 0x4u /* a Hyperscan hit is only a candidate: confirm with PCRE2 */
+#define FD_RI_PREFILTER 0x4u /* a regex: a Hyperscan hit is a candidate, PCRE2 finds the span */
 #define FD_RI_COMBO     0x8u /* an @all rule: matches come from its parts, not a database */
 #define FD_RI_PART      0x10u /* one part of an @all rule: internal, never reported */
 
@@ -36,6 +36,7 @@ typedef struct fd_rinfo {
     uint8_t action;   /* fd_action */
     uint8_t validator; /* fd_validator: the match must pass it */
     uint8_t nparts;   /* COMBO: its parts are the rules right after it */
+    uint32_t rx;      /* regexes (FD_RI_PREFILTER): index among them */
     pcre2_code *re;   /* FD_RI_PREFILTER: the exact regex */
     /* Block/flag rules: per buffer, the longest allow rule there whose match
      * could contain a match of this rule (0: none could). Streams wait that
@@ -52,7 +53,7 @@ struct fd_ruleset {
     uint32_t width[FD_BUF_MAX];     /* longest match of any rule of the buffer */
     size_t buf_rules[FD_BUF_MAX];
     size_t view_rules[FD_VIEW_MAX];
-    size_t nprefilter;
+    size_t nprefilter; /* regexes, all confirmed by PCRE2 */
     size_t nunbounded;
     size_t ncombos;
     int cached;             /* the databases came from the cache */

@@ -74,6 +74,17 @@ struct fd_stream {
     size_t ncst, ccap;
     fd_part_occ *occ;    /* final part occurrences of this round, to sort */
     size_t nocc, ocap;
+    /* Regexes: per regex, the buffer offset where its last recorded match
+     * ends (what a new PCRE2 run over the window has reported already); and
+     * the regexes whose run ended in a partial match at the end of the
+     * window, to run again when more text arrives. */
+    uint32_t *rx_end;
+    struct held {
+        uint32_t rule;
+        uint32_t start; /* original offset where the partial match starts */
+        uint8_t buf;
+    } *held;
+    size_t nheld, hcap;
 };
 
 /* The piece being fed, for mapping match ends back to original characters. */
@@ -227,34 +238,75 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     return 0;
 }
 
-/* Confirm a prefiltered rule over the window: PCRE2 finds the exact
- * matches; those ending in the bytes just added are new. On a PCRE2 limit
- * the new bytes count as a match (fail closed, as in fd_scan()). */
-static int confirm(sctx *c, uint32_t rule)
+/*
+ * Run a regex over the window with PCRE2 and record the matches not
+ * recorded before. Mid-stream the run uses partial matching: a match that
+ * more text could still change (a look-ahead, $ or \b, or a repeat at the
+ * end of the window) comes back as partial; the regex is then held and run
+ * again with the next chunk (or at the close, with the real end of the
+ * text), and the release point stays before the partial match. On a PCRE2
+ * limit the new bytes count as a match (fail closed, as in fd_scan()).
+ */
+static int confirm(sctx *c, uint32_t rule, int final)
 {
-    sbuf *sb = &c->st->b[c->b];
-    const fd_rinfo *ri = &c->st->rs->ri[rule];
+    fd_stream *st = c->st;
+    sbuf *sb = &st->b[c->b];
+    const fd_rinfo *ri = &st->rs->ri[rule];
     fd_scratch *s = c->s;
     const char *t = sb->win.text;
     size_t len = sb->win.len, off = 0;
+    uint32_t opts = PCRE2_NO_UTF_CHECK | (final ? 0 : PCRE2_PARTIAL_HARD);
+    uint32_t *done = &st->rx_end[ri->rx];
     while (off < len) {
-        int rc = pcre2_match(ri->re, (PCRE2_SPTR)t, len, off, PCRE2_NO_UTF_CHECK, s->md, s->mctx);
+        int rc = pcre2_match(ri->re, (PCRE2_SPTR)t, len, off, opts, s->md, s->mctx);
         if (rc == PCRE2_ERROR_NOMATCH)
             return 0;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+        if (rc == PCRE2_ERROR_PARTIAL) {
+            if (grow((void **)&st->held, &st->hcap, st->nheld, sizeof *st->held))
+                return -1;
+            st->held[st->nheld++] = (struct held){rule, sb->win.map[ov[0]], (uint8_t)c->b};
+            return 0;
+        }
         if (rc < 0) {
             uint32_t from = c->prev_n > sb->base ? c->prev_n : sb->base;
-            return buf_len(sb) > from ? record(c, rule, from, buf_len(sb)) : 0;
+            if (buf_len(sb) > from && *done < buf_len(sb)) {
+                *done = buf_len(sb);
+                return record(c, rule, from, buf_len(sb));
+            }
+            return 0;
         }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
-        if (ov[1] > ov[0] && sb->base + ov[1] > c->prev_n &&
-            record(c, rule, sb->base + (uint32_t)ov[0], sb->base + (uint32_t)ov[1]))
-            return -1;
+        uint32_t end = sb->base + (uint32_t)ov[1];
+        if (ov[1] > ov[0] && end > *done) {
+            *done = end;
+            if (record(c, rule, sb->base + (uint32_t)ov[0], end))
+                return -1;
+        }
         size_t next = ov[1] > off ? ov[1] : off + 1;
         while (next < len && ((unsigned char)t[next] & 0xC0) == 0x80)
             next++;
         off = next;
     }
     return 0;
+}
+
+/* Add the regexes held on buffer B to the candidates of this scan, and
+ * forget them: confirm() holds them again if they are still partial. */
+static void take_held(fd_stream *st, fd_scratch *s, int b)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < st->nheld; i++) {
+        uint32_t rule = st->held[i].rule;
+        if (st->held[i].buf != b) {
+            st->held[k++] = st->held[i];
+            continue;
+        }
+        if (s->cand_gen[rule] != s->gen) {
+            s->cand_gen[rule] = s->gen;
+            s->cand[s->ncand++] = rule;
+        }
+    }
+    st->nheld = k;
 }
 
 /* Keep only the bytes a future match can still need: the hold-back and
@@ -368,8 +420,9 @@ static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t le
             return FD_ENOMEM;
         if (e != HS_SUCCESS)
             return FD_EHS;
+        take_held(st, s, b);
         for (size_t i = 0; i < s->ncand; i++)
-            if (confirm(&c[b], s->cand[i]))
+            if (confirm(&c[b], s->cand[i], 0))
                 return FD_ENOMEM;
         sb->last_oend = orig_end(&c[b], sb, sb->win.map[sb->win.len - 1]);
         trim(sb);
@@ -419,6 +472,9 @@ static uint32_t horizon(const fd_stream *st, int at_end)
     for (size_t i = 0; i < st->npend; i++)
         if (st->pend[i].need_after && !st->pend[i].dead && st->pend[i].start < f)
             f = st->pend[i].start;
+    for (size_t i = 0; i < st->nheld; i++)
+        if (st->held[i].start < f)
+            f = st->held[i].start;
     return f;
 }
 
@@ -457,13 +513,11 @@ static int is_final(const fd_stream *st, const pmatch *p)
         return 0;
     const fd_rinfo *ri = &st->rs->ri[p->rule];
     const sbuf *sb = &st->b[p->buf];
+    (void)sb;
     if (ri->flags & FD_RI_PART)
         return 1; /* occurrences, not matches: each end counts on its own */
-    if (!(ri->flags & (FD_RI_LITERAL | FD_RI_COMBO))) {
-        uint32_t w = ri->width < sb->hold ? ri->width : sb->hold;
-        if ((uint64_t)p->bstart + w > buf_len(sb))
-            return 0;
-    }
+    /* A regex match is complete when PCRE2 reports it (partial ones are
+     * held back, see confirm()); a literal has one length. */
     if (p->action == FD_ALLOW)
         return 1;
     for (int b = 0; b < FD_BUF_MAX; b++)
@@ -621,6 +675,11 @@ int fd_stream_open(fd_ruleset *rs, fd_scratch *s, uint32_t max_holdback, fd_stre
     if (!st)
         return FD_ENOMEM;
     st->rs = fd_ruleset_ref(rs);
+    st->rx_end = calloc(rs->nprefilter ? rs->nprefilter : 1, sizeof *st->rx_end);
+    if (!st->rx_end) {
+        fd_stream_free(st);
+        return FD_ENOMEM;
+    }
     if (!max_holdback)
         max_holdback = FD_STREAM_DEFAULT_HOLDBACK;
     for (int b = 0; b < FD_BUF_MAX; b++) {
@@ -734,6 +793,12 @@ int fd_stream_close(fd_stream *st, fd_scratch *s, fd_result *res, uint64_t *rele
             r = FD_ENOMEM;
         else if (e != HS_SUCCESS)
             r = FD_EHS;
+        /* End-anchored regexes fire only now; held ones learn where the
+         * text ends. */
+        take_held(st, s, b);
+        for (size_t i = 0; i < s->ncand && !r; i++)
+            if (confirm(&c, s->cand[i], 1))
+                r = FD_ENOMEM;
     }
     /* The end of the text is a word boundary. */
     for (size_t i = 0; i < st->npend; i++)
@@ -762,6 +827,8 @@ void fd_stream_free(fd_stream *st)
     free(st->allow);
     free(st->cst);
     free(st->occ);
+    free(st->rx_end);
+    free(st->held);
     free(st);
 }
 
@@ -788,7 +855,8 @@ const fd_ruleset *fd_stream_ruleset(const fd_stream *st)
 size_t fd_stream_bytes(const fd_stream *st)
 {
     size_t n = sizeof *st + st->pcap * sizeof *st->pend + st->acap * sizeof *st->allow +
-               st->ccap * sizeof *st->cst + st->ocap * sizeof *st->occ;
+               st->ccap * sizeof *st->cst + st->ocap * sizeof *st->occ +
+               st->rs->nprefilter * sizeof *st->rx_end + st->hcap * sizeof *st->held;
     for (int b = 0; b < FD_BUF_MAX; b++) {
         const sbuf *sb = &st->b[b];
         size_t sz = 0;

@@ -68,6 +68,10 @@ static const char *CORPUS[] = {
     "毒品运输",
     "毒品和运输的新闻",
     "the contract  price of a kill, skill",
+    "call 138123456789 now",      /* 12 digits: the look-ahead must see the last one */
+    "phone 13812345678",          /* the look-ahead is decided by the end of the text */
+    "kill",                       /* a word rule at the very end */
+    "the end",
 };
 
 static fd_ruleset *rs;

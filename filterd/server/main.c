@@ -1,0 +1,131 @@
+/*
+ * main.c — filterd's entry point: configuration, --check, then the server.
+ *
+ * filterd does not daemonize: it runs in the foreground under a service
+ * manager (systemd, runit, a container runtime) and logs to stderr;
+ * --foreground is accepted for compatibility and changes nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "ruleset.h"
+#include "scan.h"
+#include "server.h"
+
+#ifndef FILTERD_VERSION
+#define FILTERD_VERSION "0.0.0"
+#endif
+
+static void print_diag(const fd_diag *d, int rc)
+{
+    for (size_t i = 0; i < d->n; i++)
+        fprintf(stderr, "%s\n", d->lines[i]);
+    if (d->n == 0)
+        fprintf(stderr, "filterd: %s\n", fd_strerror(rc));
+}
+
+/*
+ * --check: load and compile the rules, print a summary to stdout and
+ * return 0; on errors print "FILE:LINE: message" lines to stderr and
+ * return 1 (like `nginx -t`).
+ */
+static int run_check(const fd_config *cfg)
+{
+    if (fd_server_check_config(cfg) != 0)
+        return 1;
+    fd_diag diag = FD_DIAG_INIT;
+    fd_ruleset *rs = NULL;
+    int rc = fd_ruleset_load(cfg->rules_dir, &rs, &diag);
+    if (rc != 0) {
+        print_diag(&diag, rc);
+        fd_diag_free(&diag);
+        fprintf(stderr, "filterd: %s: rule set has errors, not loaded\n", cfg->rules_dir);
+        return 1;
+    }
+    fd_diag_free(&diag);
+
+    const fd_rulelist *rl = fd_ruleset_rules(rs);
+    size_t per_action[3] = {0};
+    size_t *per_cat = calloc(rl->ncats ? rl->ncats : 1, sizeof(size_t));
+    if (!per_cat) {
+        fd_ruleset_unref(rs);
+        fprintf(stderr, "filterd: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < rl->nrules; i++) {
+        per_action[rl->rules[i].action]++;
+        per_cat[rl->rules[i].category]++;
+    }
+
+    printf("directory:  %s\n", cfg->rules_dir);
+    printf("socket:     %s (mode %04o%s%s)\n", cfg->socket_path, cfg->socket_mode,
+           cfg->socket_group ? ", group " : "", cfg->socket_group ? cfg->socket_group : "");
+    printf("threads:    %u\n", cfg->threads);
+    printf("version:    %s\n", fd_ruleset_version(rs));
+    printf("files:      %zu\n", rl->nfiles);
+    printf("rules:      %zu (block %zu, flag %zu, allow %zu)\n", rl->nrules,
+           per_action[FD_BLOCK], per_action[FD_FLAG], per_action[FD_ALLOW]);
+    printf("views:      normalized %zu, word %zu, raw %zu\n",
+           fd_ruleset_view_rules(rs, FD_VIEW_NORMALIZED), fd_ruleset_view_rules(rs, FD_VIEW_WORD),
+           fd_ruleset_view_rules(rs, FD_VIEW_RAW));
+    printf("compile:    %.1f ms, %zu bytes of databases\n", fd_ruleset_compile_ms(rs),
+           fd_ruleset_db_bytes(rs));
+    printf("hyperscan:  %s\n", fd_hs_version());
+    printf("categories: %zu\n", rl->ncats);
+    for (size_t i = 0; i < rl->ncats; i++)
+        printf("  %-6s %5zu  %s\n", rl->cats[i].id, per_cat[i], rl->cats[i].en);
+    printf("configuration OK\n");
+    free(per_cat);
+    fd_ruleset_unref(rs);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    fd_config cfg;
+    fd_config_init(&cfg);
+    int rc = fd_config_parse(&cfg, argc, argv);
+    if (rc != 0) {
+        fd_config_free(&cfg);
+        return rc;
+    }
+    if (cfg.help) {
+        fd_config_usage(stdout);
+        fd_config_free(&cfg);
+        return 0;
+    }
+    if (cfg.version) {
+        printf("filterd %s (hyperscan %s)\n", FILTERD_VERSION, fd_hs_version());
+        fd_config_free(&cfg);
+        return 0;
+    }
+    fd_log_set_level(cfg.log_level);
+
+    if (cfg.check) {
+        rc = run_check(&cfg);
+        fd_config_free(&cfg);
+        return rc;
+    }
+
+    fd_info("filterd %s starting: rules %s", FILTERD_VERSION, cfg.rules_dir);
+    fd_diag diag = FD_DIAG_INIT;
+    fd_ruleset *rs = NULL;
+    rc = fd_ruleset_load(cfg.rules_dir, &rs, &diag);
+    if (rc != 0) {
+        print_diag(&diag, rc);
+        fd_diag_free(&diag);
+        fd_error("%s: rule set has errors, refusing to start", cfg.rules_dir);
+        fd_config_free(&cfg);
+        return 1;
+    }
+    fd_diag_free(&diag);
+    fd_info("loaded %zu rules (version %s) in %.1f ms", fd_ruleset_nrules(rs),
+            fd_ruleset_version(rs), fd_ruleset_compile_ms(rs));
+
+    rc = fd_server_run(&cfg, rs);
+    fd_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,494 @@
+/*
+ * proto.c — see proto.h.
+ */
+#include "proto.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "audit.h"
+#include "conn.h"
+#include "jarena.h"
+#include "log.h"
+
+#ifndef FILTERD_VERSION
+#define FILTERD_VERSION "0.0.0"
+#endif
+
+static const char *const error_names[FD_PERR_COUNT] = {
+    [FD_PERR_NONE] = "none",
+    [FD_PERR_BAD_JSON] = "bad_json",
+    [FD_PERR_BAD_REQUEST] = "bad_request",
+    [FD_PERR_BAD_UTF8] = "bad_utf8",
+    [FD_PERR_TOO_LARGE] = "too_large",
+    [FD_PERR_UNKNOWN_OP] = "unknown_op",
+    [FD_PERR_UNKNOWN_STREAM] = "unknown_stream",
+    [FD_PERR_STREAM_EXISTS] = "stream_exists",
+    [FD_PERR_STREAM_BLOCKED] = "stream_blocked",
+    [FD_PERR_TOO_MANY_STREAMS] = "too_many_streams",
+    [FD_PERR_FORBIDDEN] = "forbidden",
+    [FD_PERR_BUSY] = "busy",
+    [FD_PERR_BAD_RULES] = "bad_rules",
+    [FD_PERR_AUDIT_FAILED] = "audit_failed",
+    [FD_PERR_INTERNAL] = "internal",
+};
+
+const char *fd_proto_error_name(int code)
+{
+    return code > 0 && code < FD_PERR_COUNT ? error_names[code] : "internal";
+}
+
+/* One request being handled: what an op handler needs. */
+typedef struct req {
+    fd_conn *c;
+    fd_worker *w;
+    const cJSON *json;
+    fd_buf *out;
+    const char *errmsg; /* set by a handler returning an error */
+    uint64_t t0;        /* uv_hrtime() at the start, ns */
+    size_t id_start;    /* where '"id":X,' starts in out */
+    size_t id_end;
+} req;
+
+/* A handler appends its response fields (no braces, no trailing comma) to
+ * r->out and returns 0, or returns an fd_perr with r->errmsg set (its
+ * output is discarded), or OP_DEFER. */
+#define OP_DEFER (-1)
+typedef int (*op_fn)(req *r);
+
+static int op_check(req *r);
+static int op_ping(req *r);
+static int op_version(req *r);
+static int op_stats(req *r);
+static int op_reload(req *r);
+
+#define OP_CONTROL 0x1u
+
+static const struct {
+    const char *name;
+    unsigned flags;
+    op_fn fn;
+} op_table[FD_OP_COUNT] = {
+    [FD_OP_CHECK] = {"check", 0, op_check},
+    [FD_OP_PING] = {"ping", 0, op_ping},
+    [FD_OP_VERSION] = {"version", 0, op_version},
+    [FD_OP_STATS] = {"stats", 0, op_stats},
+    [FD_OP_RELOAD] = {"reload", OP_CONTROL, op_reload},
+};
+
+const char *fd_proto_op_name(int op)
+{
+    return op >= 0 && op < FD_OP_COUNT ? op_table[op].name : "?";
+}
+
+static void write_error(fd_buf *out, fd_perr code, const char *msg)
+{
+    fd_buf_puts(out, "\"error\":{\"code\":\"");
+    fd_buf_puts(out, fd_proto_error_name(code));
+    fd_buf_puts(out, "\",\"message\":");
+    fd_buf_json_str(out, msg, strlen(msg));
+    fd_buf_putc(out, '}');
+}
+
+void fd_proto_error_noid(fd_conn *c, fd_perr code, const char *message)
+{
+    fd_stat_add(&c->w->stats.errors[code], 1);
+    fd_buf_putc(&c->out, '{');
+    write_error(&c->out, code, message);
+    fd_buf_puts(&c->out, "}\n");
+}
+
+/*
+ * Write '"id":X,' for the request's id if it is valid. Returns 0 (written,
+ * or no id), or -1 if the id has a type or value SPEC §2 does not allow.
+ */
+static int write_id(fd_buf *out, const cJSON *id)
+{
+    if (!id)
+        return 0;
+    if (cJSON_IsString(id)) {
+        fd_buf_key(out, "id");
+        fd_buf_json_str(out, id->valuestring, strlen(id->valuestring));
+        fd_buf_putc(out, ',');
+        return 0;
+    }
+    if (cJSON_IsNumber(id)) {
+        double d = id->valuedouble;
+        if (d != floor(d) || fabs(d) >= 9007199254740992.0) /* 2^53 */
+            return -1;
+        fd_buf_key(out, "id");
+        fd_buf_i64(out, (int64_t)d);
+        fd_buf_putc(out, ',');
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * 1 if the JSON text holds a "\u0000" escape inside a string: cJSON stores
+ * strings NUL-terminated, so such a text would be scanned only up to the
+ * NUL while a gateway would deliver all of it. Rejected, never truncated.
+ */
+static int has_nul_escape(const char *s, size_t len)
+{
+    for (const char *p = s; (p = memmem(p, len - (size_t)(p - s), "\\u0000", 6)); p++) {
+        size_t bs = 0; /* backslashes before p: an even run leaves p an escape */
+        for (const char *q = p; q > s && q[-1] == '\\'; q--)
+            bs++;
+        if (bs % 2 == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void fd_proto_handle(fd_conn *c, const char *line, size_t len)
+{
+    fd_worker *w = c->w;
+    fd_buf *out = &c->out;
+    req r = {.c = c, .w = w, .out = out, .t0 = uv_hrtime()};
+    size_t mark = out->len;
+    fd_perr err = FD_PERR_NONE;
+    const char *msg = NULL;
+
+    fd_buf_putc(out, '{');
+    r.id_start = r.id_end = out->len;
+
+    /* A raw NUL is not JSON; cJSON would silently cut the string there. */
+    cJSON *json = memchr(line, '\0', len) ? NULL : cJSON_ParseWithLength(line, len);
+    if (!json) {
+        if (!fd_utf8_valid(line, len)) {
+            err = FD_PERR_BAD_UTF8;
+            msg = "request is not valid UTF-8";
+        } else {
+            err = FD_PERR_BAD_JSON;
+            msg = "request is not valid JSON";
+        }
+        goto fail;
+    }
+    r.json = json;
+    if (!cJSON_IsObject(json)) {
+        err = FD_PERR_BAD_REQUEST;
+        msg = "request must be a JSON object";
+        goto fail;
+    }
+    if (write_id(out, cJSON_GetObjectItemCaseSensitive(json, "id")) != 0) {
+        err = FD_PERR_BAD_REQUEST;
+        msg = "id must be a string or an integer of magnitude below 2^53";
+        goto fail;
+    }
+    r.id_end = out->len;
+    if (!fd_utf8_valid(line, len)) {
+        err = FD_PERR_BAD_UTF8;
+        msg = "request is not valid UTF-8";
+        goto fail;
+    }
+    if (has_nul_escape(line, len)) {
+        err = FD_PERR_BAD_REQUEST;
+        msg = "NUL characters (\\u0000) are not supported";
+        goto fail;
+    }
+
+    int op = FD_OP_CHECK;
+    const cJSON *jop = cJSON_GetObjectItemCaseSensitive(json, "op");
+    if (jop) {
+        if (!cJSON_IsString(jop)) {
+            err = FD_PERR_BAD_REQUEST;
+            msg = "op must be a string";
+            goto fail;
+        }
+        for (op = 0; op < FD_OP_COUNT; op++)
+            if (strcmp(op_table[op].name, jop->valuestring) == 0)
+                break;
+        if (op == FD_OP_COUNT) {
+            err = FD_PERR_UNKNOWN_OP;
+            msg = "unknown op";
+            goto fail;
+        }
+    }
+    fd_stat_add(&w->stats.ops[op], 1);
+    if ((op_table[op].flags & OP_CONTROL) && !fd_config_is_admin(w->srv->cfg, c->peer.uid)) {
+        err = FD_PERR_FORBIDDEN;
+        msg = "this op is for root, the daemon's user and --admin-uid only";
+        goto fail;
+    }
+
+    int rc = op_table[op].fn(&r);
+    if (rc == OP_DEFER) {
+        /* Keep the id for the deferred response; nothing is written now. */
+        c->defer_id.len = 0;
+        fd_buf_append(&c->defer_id, out->data + r.id_start, r.id_end - r.id_start);
+        out->len = mark;
+        cJSON_Delete(json);
+        fd_jarena_reset();
+        return;
+    }
+    if (rc != 0) {
+        err = (fd_perr)rc;
+        msg = r.errmsg ? r.errmsg : "error";
+        goto fail;
+    }
+    fd_buf_puts(out, "}\n");
+    if (out->oom) {
+        out->oom = false;
+        out->len = mark;
+        err = FD_PERR_INTERNAL;
+        msg = "out of memory";
+        /* try once more: the error line is much shorter */
+        fd_buf_putc(out, '{');
+        r.id_start = r.id_end = out->len;
+        goto fail;
+    }
+    cJSON_Delete(json);
+    fd_jarena_reset();
+    return;
+
+fail:
+    /* Keep '{' and the id, replace whatever the handler wrote. */
+    out->len = r.id_end;
+    fd_stat_add(&w->stats.errors[err], 1);
+    write_error(out, err, msg);
+    fd_buf_puts(out, "}\n");
+    cJSON_Delete(json);
+    fd_jarena_reset();
+}
+
+/* ---- ops ---------------------------------------------------------------- */
+
+static void write_match(fd_buf *out, const fd_ruleset *rs, const fd_match *m)
+{
+    const fd_rule *rule = fd_ruleset_rule(rs, m->rule);
+    const fd_category *cat = fd_ruleset_category(rs, rule->category);
+    fd_buf_puts(out, "{\"rule\":");
+    fd_buf_json_str(out, rule->id, strlen(rule->id));
+    fd_buf_puts(out, ",\"category\":");
+    fd_buf_json_str(out, cat->id, strlen(cat->id));
+    fd_buf_puts(out, ",\"action\":\"");
+    fd_buf_puts(out, fd_action_name((fd_action)m->action));
+    fd_buf_puts(out, "\",\"start\":");
+    fd_buf_u64(out, m->start);
+    fd_buf_puts(out, ",\"end\":");
+    fd_buf_u64(out, m->end);
+    if (m->suppressed)
+        fd_buf_puts(out, ",\"suppressed\":true");
+    fd_buf_putc(out, '}');
+}
+
+/*
+ * check: scan `text`, answer the decision and the matches that count
+ * (all matches with "explain": true).
+ */
+static int op_check(req *r)
+{
+    fd_worker *w = r->w;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(r->json, "text");
+    if (!cJSON_IsString(text)) {
+        r->errmsg = "check needs \"text\" (a string)";
+        return FD_PERR_BAD_REQUEST;
+    }
+    const cJSON *jexplain = cJSON_GetObjectItemCaseSensitive(r->json, "explain");
+    if (jexplain && !cJSON_IsBool(jexplain)) {
+        r->errmsg = "explain must be true or false";
+        return FD_PERR_BAD_REQUEST;
+    }
+    bool explain = cJSON_IsTrue(jexplain);
+
+    /* meta: an object whose JSON text is at most 4 KiB; kept as text for
+     * the audit record. cJSON_PrintPreallocated fails when it does not fit
+     * (it wants 5 bytes of slack), which bounds the work done here. */
+    char metabuf[FD_META_MAX + 8];
+    const char *meta = NULL;
+    const cJSON *jmeta = cJSON_GetObjectItemCaseSensitive(r->json, "meta");
+    if (jmeta) {
+        if (!cJSON_IsObject(jmeta)) {
+            r->errmsg = "meta must be an object";
+            return FD_PERR_BAD_REQUEST;
+        }
+        if (!cJSON_PrintPreallocated((cJSON *)jmeta, metabuf, (int)sizeof(metabuf), 0) ||
+            strlen(metabuf) > FD_META_MAX) {
+            r->errmsg = "meta must be at most 4096 bytes of JSON";
+            return FD_PERR_BAD_REQUEST;
+        }
+        meta = metabuf;
+    }
+
+    const char *s = text->valuestring;
+    size_t len = strlen(s);
+    int rc = fd_scan(w->rs, w->scratch, s, len, &w->result);
+    if (rc == FD_EUTF8) {
+        r->errmsg = "text is not valid UTF-8";
+        return FD_PERR_BAD_UTF8;
+    }
+    if (rc == FD_ETOOBIG) {
+        r->errmsg = "text too large";
+        return FD_PERR_TOO_LARGE;
+    }
+    if (rc != 0) {
+        fd_error("scan failed: %s", fd_strerror(rc));
+        r->errmsg = "scan failed";
+        return FD_PERR_INTERNAL;
+    }
+    const fd_result *res = &w->result;
+    uint64_t us = (uv_hrtime() - r->t0) / 1000;
+
+    fd_audit_input ai = {
+        .op = "check",
+        .id_json = r->id_end > r->id_start ? r->out->data + r->id_start : NULL,
+        .id_len = r->id_end - r->id_start,
+        .text = s,
+        .len = len,
+        .res = res,
+        .meta = meta,
+        .peer = &r->c->peer,
+        .us = us,
+    };
+    if (fd_audit_decision(w, &ai) != 0) {
+        r->errmsg = "the audit record could not be written";
+        return FD_PERR_AUDIT_FAILED;
+    }
+
+    /* counters: the decision, each category with a counted match once */
+    fd_stat_add(&w->stats.decisions[res->decision], 1);
+    fd_stat_add(&w->stats.bytes, len);
+    uint64_t seen[FD_STATS_MAX_CATS / 64] = {0};
+
+    fd_buf *out = r->out;
+    fd_buf_puts(out, "\"decision\":\"");
+    fd_buf_puts(out, fd_action_name(res->decision));
+    fd_buf_puts(out, "\",\"matches\":[");
+    bool first = true;
+    for (size_t i = 0; i < res->n; i++) {
+        const fd_match *m = &res->matches[i];
+        bool counts = m->action != FD_ALLOW && !m->suppressed;
+        if (counts) {
+            uint32_t cat = fd_ruleset_rule(w->rs, m->rule)->category;
+            if (cat < FD_STATS_MAX_CATS && !(seen[cat / 64] & (1ull << (cat % 64)))) {
+                seen[cat / 64] |= 1ull << (cat % 64);
+                fd_stat_add(&w->stats.categories[cat], 1);
+            }
+        }
+        if (!counts && !explain)
+            continue;
+        if (!first)
+            fd_buf_putc(out, ',');
+        first = false;
+        write_match(out, w->rs, m);
+    }
+    fd_buf_putc(out, ']');
+    if (res->dropped) {
+        fd_buf_puts(out, ",\"dropped\":");
+        fd_buf_u64(out, res->dropped);
+    }
+    fd_buf_puts(out, ",\"rules\":\"");
+    fd_buf_puts(out, fd_ruleset_version(w->rs));
+    fd_buf_puts(out, "\",\"us\":");
+    us = (uv_hrtime() - r->t0) / 1000;
+    fd_buf_u64(out, us);
+    fd_stats_latency(&w->stats, us);
+    return 0;
+}
+
+static int op_ping(req *r)
+{
+    fd_buf_puts(r->out, "\"ok\":true");
+    return 0;
+}
+
+static int op_version(req *r)
+{
+    fd_buf *out = r->out;
+    const fd_ruleset *rs = r->w->rs;
+    const fd_rulelist *rl = fd_ruleset_rules(rs);
+    const char *hs = fd_hs_version();
+    fd_buf_puts(out, "\"version\":\"" FILTERD_VERSION "\",\"hyperscan\":");
+    fd_buf_json_str(out, hs, strlen(hs));
+    fd_buf_puts(out, ",\"rules\":\"");
+    fd_buf_puts(out, fd_ruleset_version(rs));
+    fd_buf_puts(out, "\",\"rule_count\":");
+    fd_buf_u64(out, fd_ruleset_nrules(rs));
+    /* The taxonomy, so clients can name categories without the rule files. */
+    fd_buf_puts(out, ",\"categories\":[");
+    for (size_t i = 0; i < rl->ncats; i++) {
+        const fd_category *cat = &rl->cats[i];
+        if (i)
+            fd_buf_putc(out, ',');
+        fd_buf_puts(out, "{\"id\":");
+        fd_buf_json_str(out, cat->id, strlen(cat->id));
+        fd_buf_puts(out, ",\"zh\":");
+        fd_buf_json_str(out, cat->zh, strlen(cat->zh));
+        fd_buf_puts(out, ",\"en\":");
+        fd_buf_json_str(out, cat->en, strlen(cat->en));
+        fd_buf_putc(out, '}');
+    }
+    fd_buf_putc(out, ']');
+    return 0;
+}
+
+static int op_stats(req *r)
+{
+    fd_server *srv = r->w->srv;
+    const fd_ruleset *rs = r->w->rs;
+    const fd_rulelist *rl = fd_ruleset_rules(rs);
+    fd_stats *threads[256];
+    const char *cat_ids[FD_STATS_MAX_CATS];
+    size_t n = srv->nworkers < 256 ? srv->nworkers : 256;
+    for (size_t i = 0; i < n; i++)
+        threads[i] = &srv->workers[i].stats;
+    size_t ncats = rl->ncats < FD_STATS_MAX_CATS ? rl->ncats : FD_STATS_MAX_CATS;
+    for (size_t i = 0; i < ncats; i++)
+        cat_ids[i] = rl->cats[i].id;
+    fd_stats_extra x = {
+        .rules_version = fd_ruleset_version(rs),
+        .rules_count = fd_ruleset_nrules(rs),
+        .cat_ids = cat_ids,
+        .ncats = ncats,
+        .reloads_ok = atomic_load(&srv->reloads_ok),
+        .reloads_failed = atomic_load(&srv->reloads_failed),
+        .uptime_s = (uv_hrtime() / 1000000 - srv->start_ms) / 1000,
+        .threads = srv->nworkers,
+        .audit_enabled = 0,
+    };
+    fd_stats_write(r->out, threads, n, &x);
+    return 0;
+}
+
+/*
+ * reload: ask the main thread to load the rules again; the answer comes
+ * when a reload that started after this request has finished (see
+ * fd_reload_result), through fd_proto_reload_done().
+ */
+static int op_reload(req *r)
+{
+    fd_conn *c = r->c;
+    if (r->w->draining) {
+        r->errmsg = "the daemon is shutting down";
+        return FD_PERR_BUSY;
+    }
+    c->defer_gen = fd_server_request_reload(r->w->srv);
+    c->waiting = true;
+    c->wait_next = r->w->waiters;
+    r->w->waiters = c;
+    return OP_DEFER;
+}
+
+void fd_proto_reload_done(fd_conn *c, const fd_reload_result *res)
+{
+    fd_buf *out = &c->out;
+    fd_buf_putc(out, '{');
+    fd_buf_append(out, c->defer_id.data, c->defer_id.len);
+    if (!res) {
+        fd_stat_add(&c->w->stats.errors[FD_PERR_INTERNAL], 1);
+        write_error(out, FD_PERR_INTERNAL, "the daemon is shutting down");
+    } else if (!res->rs) {
+        fd_stat_add(&c->w->stats.errors[FD_PERR_BAD_RULES], 1);
+        write_error(out, FD_PERR_BAD_RULES, res->errors ? res->errors : "reload failed");
+    } else {
+        fd_buf_puts(out, "\"ok\":true,\"rules\":\"");
+        fd_buf_puts(out, res->version);
+        fd_buf_puts(out, "\",\"rule_count\":");
+        fd_buf_u64(out, res->nrules);
+    }
+    fd_buf_puts(out, "}\n");
+    fd_conn_resume(c);
+}

@@ -1,0 +1,727 @@
+/*
+ * server.c — the listening socket, workers, signals, reload, shutdown.
+ *
+ * Threads: the main thread owns a small libuv loop that accepts
+ * connections, handles signals and runs reloads. N worker threads
+ * (--threads) each run their own loop with their own Hyperscan scratch and
+ * result buffers. The acceptor hands each new connection to the least busy
+ * worker through that worker's lock-free ring (fd_handoff) and wakes it; the
+ * connection then lives on that worker until it closes. (Letting every
+ * worker listen on the shared socket was tried first: under a burst of
+ * connects the first loop to wake accepted them all, leaving the other
+ * cores idle.) Nothing on the request path is shared between threads
+ * except the relaxed counters of the `stats` op.
+ *
+ * Reload (SIGHUP or the `reload` op): the main thread loads and compiles
+ * the rules on libuv's thread pool, then gives every worker the result;
+ * each worker switches its scratch and rule-set reference between two
+ * requests, so a request is always scanned with one complete rule set, and
+ * the old set is freed when its last user lets go of it.
+ *
+ * Stop (SIGTERM/SIGINT): workers stop accepting, read what clients have
+ * already sent, answer it, and close each connection when its responses
+ * are written (at most FD_DRAIN_MS, then the rest is cut). Then the socket
+ * file is removed and the process exits 0.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "conn.h"
+#include "jarena.h"
+#include "log.h"
+#include "proto.h"
+#include "worker.h"
+
+/* Longest a graceful stop waits for slow clients to take their answers. */
+#define FD_DRAIN_MS 10000
+
+/* ---- reload results ----------------------------------------------------- */
+
+void fd_reload_result_release(fd_reload_result *r)
+{
+    if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    if (r->rs)
+        fd_ruleset_unref(r->rs);
+    free(r->errors);
+    free(r);
+}
+
+/* ---- the listening socket ----------------------------------------------- */
+
+static int resolve_group(const char *s, gid_t *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s && !*end) {
+        *out = (gid_t)v;
+        return 0;
+    }
+    struct group *g = getgrnam(s);
+    if (!g)
+        return -1;
+    *out = g->gr_gid;
+    return 0;
+}
+
+/*
+ * If PATH exists: refuse (-1) when it is not a socket or when a live
+ * daemon answers on it; remove it when nothing answers (a stale socket left
+ * by a daemon that died). Returns 0 when PATH is free to bind.
+ */
+static int check_existing(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : (fd_error("%s: %s", path, strerror(errno)), -1);
+    if (!S_ISSOCK(st.st_mode)) {
+        fd_error("%s exists and is not a socket; refusing to replace it", path);
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        fd_error("socket: %s", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    /* Non-blocking: EAGAIN means a live listener with a full backlog. */
+    if (rc == 0 || e == EAGAIN || e == EINPROGRESS) {
+        fd_error("another daemon is already listening on %s; refusing to start", path);
+        return -1;
+    }
+    if (e != ECONNREFUSED) {
+        fd_error("%s: cannot probe existing socket: %s", path, strerror(e));
+        return -1;
+    }
+    fd_info("removing stale socket %s", path);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        fd_error("%s: cannot remove stale socket: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Create, bind and listen on the Unix socket of CFG with its mode and group.
+ * Returns the fd, or -1 after logging why. *INO receives the socket file's
+ * inode, so that only our own file is removed at exit.
+ */
+static int make_listener(const fd_config *cfg, ino_t *ino)
+{
+    const char *path = cfg->socket_path;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fd_error("socket path too long (max %zu bytes): %s", sizeof(sa.sun_path) - 1, path);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+
+    gid_t gid = (gid_t)-1;
+    if (cfg->socket_group && resolve_group(cfg->socket_group, &gid) != 0) {
+        fd_error("--socket-group: unknown group '%s'", cfg->socket_group);
+        return -1;
+    }
+
+    /* The standard place as root: create /run/filterd if it is missing. */
+    char dir[sizeof(sa.sun_path)];
+    memcpy(dir, path, strlen(path) + 1);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0755) == 0)
+            fd_info("created %s", dir);
+    }
+
+    if (check_existing(path) != 0)
+        return -1;
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        fd_error("socket: %s", strerror(errno));
+        return -1;
+    }
+    /* Bind with a tight umask so the socket is never more open than asked,
+     * not even between bind and chmod. */
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    umask(old);
+    if (rc != 0) {
+        fd_error("bind %s: %s", path, strerror(e));
+        close(fd);
+        return -1;
+    }
+    struct stat st;
+    if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) {
+        fd_error("chown %s to group %s: %s", path, cfg->socket_group, strerror(errno));
+        goto fail;
+    }
+    if (chmod(path, cfg->socket_mode) != 0) {
+        fd_error("chmod %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, SOMAXCONN) != 0) {
+        fd_error("listen %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    *ino = stat(path, &st) == 0 ? st.st_ino : 0;
+    return fd;
+fail:
+    unlink(path);
+    close(fd);
+    return -1;
+}
+
+int fd_server_check_config(const fd_config *cfg)
+{
+    int rc = 0;
+    struct sockaddr_un sa;
+    gid_t gid;
+    if (strlen(cfg->socket_path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "filterd: socket path too long (max %zu bytes): %s\n",
+                sizeof(sa.sun_path) - 1, cfg->socket_path);
+        rc = -1;
+    }
+    if (cfg->socket_group && resolve_group(cfg->socket_group, &gid) != 0) {
+        fprintf(stderr, "filterd: --socket-group: unknown group '%s'\n", cfg->socket_group);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+/* End of a loop iteration: commit the audit batch, then write responses. */
+static void flush_cb(uv_check_t *h)
+{
+    fd_worker *w = h->data;
+    if (!w->dirty)
+        return;
+    fd_audit_commit(w);
+    fd_conn *c = w->dirty;
+    w->dirty = NULL;
+    while (c) {
+        fd_conn *next = c->dirty_next;
+        fd_conn_flush(c);
+        c = next;
+    }
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+    fd_conn_sweep(t->data);
+}
+
+static void drain_timeout_cb(uv_timer_t *t)
+{
+    fd_worker *w = t->data;
+    fd_warn("worker %u: %u connection(s) still busy after %d ms, closing them", w->idx,
+            w->nconns, FD_DRAIN_MS);
+    for (fd_conn *c = w->conns; c; c = c->next)
+        fd_conn_close(c);
+}
+
+static void answer_waiters(fd_worker *w, const fd_reload_result *res, uint64_t upto)
+{
+    /* Detach first: answering resumes a connection, which may queue a new
+     * reload request (and so a new waiter) right away. */
+    fd_conn *ready = NULL, **p = &w->waiters;
+    while (*p) {
+        fd_conn *c = *p;
+        if (c->defer_gen <= upto) {
+            *p = c->wait_next;
+            c->wait_next = ready;
+            ready = c;
+        } else {
+            p = &c->wait_next;
+        }
+    }
+    while (ready) {
+        fd_conn *c = ready;
+        ready = c->wait_next;
+        fd_proto_reload_done(c, res);
+    }
+}
+
+void fd_worker_maybe_finish(fd_worker *w)
+{
+    if (!w->draining || w->nconns || w->finished)
+        return;
+    w->finished = true;
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    uv_close((uv_handle_t *)&w->flush, NULL);
+    uv_close((uv_handle_t *)&w->sweep, NULL);
+    uv_close((uv_handle_t *)&w->drain_timer, NULL);
+}
+
+static void start_drain(fd_worker *w)
+{
+    w->draining = true;
+    answer_waiters(w, NULL, UINT64_MAX);
+    fd_conn *next;
+    for (fd_conn *c = w->conns; c; c = next) {
+        next = c->next;
+        fd_conn_drain(c);
+    }
+    if (w->nconns)
+        uv_timer_start(&w->drain_timer, drain_timeout_cb, FD_DRAIN_MS, 0);
+    fd_worker_maybe_finish(w);
+}
+
+/* The main thread has new connections, a reload result or a stop request. */
+static void wake_cb(uv_async_t *h)
+{
+    fd_worker *w = h->data;
+    /* Read the stop request first: every connection handed over before it
+     * was made is then visible in the ring below and gets adopted (and
+     * drained) rather than lost. */
+    int drain = atomic_load(&w->drain_req);
+    int fd;
+    while ((fd = fd_handoff_pop(&w->handoff)) >= 0)
+        fd_conn_adopt(w, fd);
+
+    fd_reload_result *res = atomic_exchange(&w->pending_reload, NULL);
+    if (res) {
+        if (res->rs && res->rs != w->rs) {
+            int rc = fd_scratch_update(w->scratch, res->rs);
+            if (rc == 0) {
+                fd_ruleset_unref(w->rs);
+                w->rs = fd_ruleset_ref(res->rs);
+            } else {
+                fd_error("worker %u: cannot switch to the new rules: %s", w->idx,
+                         fd_strerror(rc));
+            }
+        }
+        answer_waiters(w, res, res->gen);
+        fd_reload_result_release(res);
+    }
+    if (drain && !w->draining)
+        start_drain(w);
+}
+
+static void worker_main(void *arg)
+{
+    fd_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    fd_jarena_thread_free();
+}
+
+/* Set up worker W on the main thread (its loop runs on its own thread). */
+static int worker_init(fd_server *srv, fd_worker *w, unsigned idx)
+{
+    w->srv = srv;
+    w->idx = idx;
+    fd_result_init(&w->result);
+    int rc = fd_scratch_new(srv->rs, &w->scratch);
+    if (rc != 0) {
+        fd_error("scratch: %s", fd_strerror(rc));
+        return -1;
+    }
+    w->rs = fd_ruleset_ref(srv->rs);
+    if (uv_loop_init(&w->loop) != 0)
+        return -1;
+    w->loop_ok = true;
+    uv_async_init(&w->loop, &w->wake, wake_cb);
+    w->wake.data = w;
+    uv_check_init(&w->loop, &w->flush);
+    w->flush.data = w;
+    uv_check_start(&w->flush, flush_cb);
+    uv_unref((uv_handle_t *)&w->flush);
+    uv_timer_init(&w->loop, &w->sweep);
+    w->sweep.data = w;
+    if (srv->cfg->idle_timeout) {
+        uint64_t every = srv->cfg->idle_timeout < 10 ? 250 : 1000;
+        uv_timer_start(&w->sweep, sweep_cb, every, every);
+    }
+    uv_unref((uv_handle_t *)&w->sweep);
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    uv_unref((uv_handle_t *)&w->drain_timer);
+    return 0;
+}
+
+/* After the worker's thread has ended (or never started). */
+static void close_any(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void worker_free(fd_worker *w)
+{
+    fd_reload_result_release(atomic_exchange(&w->pending_reload, NULL));
+    int fd;
+    while ((fd = fd_handoff_pop(&w->handoff)) >= 0)
+        close(fd); /* handed over after the worker had stopped */
+    if (w->loop_ok) {
+        /* A worker that never ran (start-up failure) still has its handles
+         * open; a drained one has closed them all. */
+        uv_walk(&w->loop, close_any, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&w->loop) != 0)
+            fd_warn("worker %u: loop not closed cleanly", w->idx);
+    }
+    if (w->scratch)
+        fd_scratch_free(w->scratch);
+    fd_result_free(&w->result);
+    if (w->rs)
+        fd_ruleset_unref(w->rs);
+}
+
+/* ---- the acceptor (main thread) ---------------------------------------- */
+
+/*
+ * Give connection FD to the least busy worker (open connections plus those
+ * still in its ring; ties go round-robin). Returns the worker, or NULL if
+ * every ring is full (FD is then closed).
+ */
+static fd_worker *dispatch(fd_server *srv, int fd)
+{
+    unsigned n = srv->nworkers, best = n;
+    uint64_t best_load = UINT64_MAX;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (srv->next_worker + k) % n;
+        fd_worker *w = &srv->workers[i];
+        if (fd_handoff_len(&w->handoff) >= FD_HANDOFF_CAP)
+            continue;
+        uint64_t load = atomic_load_explicit(&w->stats.conns_current, memory_order_relaxed) +
+                        fd_handoff_len(&w->handoff);
+        if (load < best_load) {
+            best_load = load;
+            best = i;
+        }
+    }
+    srv->next_worker = (srv->next_worker + 1) % n;
+    if (best == n || fd_handoff_push(&srv->workers[best].handoff, fd) != 0) {
+        fd_warn("all workers are backlogged; dropping a new connection");
+        close(fd);
+        return NULL;
+    }
+    return &srv->workers[best];
+}
+
+static void accept_cb(uv_poll_t *h, int status, int events);
+
+static void accept_retry_cb(uv_timer_t *t)
+{
+    fd_server *srv = t->data;
+    if (!srv->stopping)
+        uv_poll_start(&srv->accept_poll, UV_READABLE, accept_cb);
+}
+
+/* The listening socket is readable: accept everything pending, hand it
+ * out, then wake each worker that got something, once. Waking only after
+ * the batch matters: a worker woken early could empty its ring before the
+ * rest of the batch arrives and then sleep on it. */
+static void accept_cb(uv_poll_t *h, int status, int events)
+{
+    fd_server *srv = h->data;
+    (void)events;
+    if (status < 0) {
+        fd_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    for (int i = 0; i < 512; i++) {
+        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            /* Out of descriptors or memory: the socket stays readable, so
+             * pause accepting for a moment instead of spinning. */
+            fd_warn("accept: %s; pausing for 100 ms", strerror(errno));
+            uv_poll_stop(&srv->accept_poll);
+            uv_timer_start(&srv->accept_retry, accept_retry_cb, 100, 0);
+            break;
+        }
+        fd_worker *w = dispatch(srv, fd);
+        if (w)
+            w->handed = true;
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        fd_worker *w = &srv->workers[i];
+        if (w->handed) {
+            w->handed = false;
+            uv_async_send(&w->wake);
+        }
+    }
+}
+
+/* ---- reload (main thread) ----------------------------------------------- */
+
+uint64_t fd_server_request_reload(fd_server *srv)
+{
+    uint64_t gen = atomic_fetch_add(&srv->reload_req_gen, 1) + 1;
+    uv_async_send(&srv->reload_async);
+    return gen;
+}
+
+static void reload_work_cb(uv_work_t *req)
+{
+    fd_server *srv = req->data;
+    fd_diag diag = FD_DIAG_INIT;
+    srv->reload_new = NULL;
+    srv->reload_errors = NULL;
+    int rc = fd_ruleset_load(srv->cfg->rules_dir, &srv->reload_new, &diag);
+    if (rc != 0) {
+        srv->reload_errors = fd_diag_join(&diag);
+        if (!srv->reload_errors) {
+            const char *m = fd_strerror(rc);
+            srv->reload_errors = strdup(m ? m : "reload failed");
+        }
+    }
+    fd_diag_free(&diag);
+}
+
+static void maybe_start_reload(fd_server *srv);
+
+static void reload_after_cb(uv_work_t *req, int status)
+{
+    fd_server *srv = req->data;
+    srv->reload_running = false;
+    fd_reload_result *res = calloc(1, sizeof(*res));
+    if (status != 0 || !res) {
+        if (srv->reload_new)
+            fd_ruleset_unref(srv->reload_new);
+        free(srv->reload_errors);
+        free(res);
+        fd_error("reload failed: %s", status ? uv_strerror(status) : "out of memory");
+        atomic_fetch_add(&srv->reloads_failed, 1);
+        return;
+    }
+    res->gen = srv->reload_started_gen;
+    if (srv->reload_new) {
+        res->rs = srv->reload_new; /* the result's reference */
+        snprintf(res->version, sizeof(res->version), "%s", fd_ruleset_version(res->rs));
+        res->nrules = fd_ruleset_nrules(res->rs);
+        fd_ruleset_unref(srv->rs);
+        srv->rs = fd_ruleset_ref(res->rs);
+        atomic_fetch_add(&srv->reloads_ok, 1);
+        fd_info("rules reloaded from %s: version %s, %zu rules, compiled in %.1f ms",
+                srv->cfg->rules_dir, res->version, res->nrules, fd_ruleset_compile_ms(res->rs));
+    } else {
+        res->errors = srv->reload_errors;
+        atomic_fetch_add(&srv->reloads_failed, 1);
+        fd_error("reload of %s failed, keeping rules %s:", srv->cfg->rules_dir,
+                 fd_ruleset_version(srv->rs));
+        for (char *line = res->errors, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            fd_error("  %.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
+        }
+    }
+    srv->reload_new = NULL;
+    srv->reload_errors = NULL;
+
+    if (srv->stopping) {
+        atomic_store(&res->refs, 1);
+        fd_reload_result_release(res);
+        return;
+    }
+    atomic_store(&res->refs, (int)srv->nworkers);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        fd_worker *w = &srv->workers[i];
+        fd_reload_result_release(atomic_exchange(&w->pending_reload, res));
+        uv_async_send(&w->wake);
+    }
+    maybe_start_reload(srv); /* requests that came in meanwhile */
+}
+
+static void maybe_start_reload(fd_server *srv)
+{
+    if (srv->stopping || srv->reload_running)
+        return;
+    uint64_t want = atomic_load(&srv->reload_req_gen);
+    if (want <= srv->reload_started_gen)
+        return;
+    srv->reload_started_gen = want;
+    srv->reload_running = true;
+    srv->reload_work.data = srv;
+    fd_info("reloading rules from %s", srv->cfg->rules_dir);
+    int rc = uv_queue_work(srv->loop, &srv->reload_work, reload_work_cb, reload_after_cb);
+    if (rc != 0) {
+        srv->reload_running = false;
+        fd_error("reload: %s", uv_strerror(rc));
+    }
+}
+
+static void reload_async_cb(uv_async_t *h)
+{
+    maybe_start_reload(h->data);
+}
+
+/* ---- signals (main thread) ---------------------------------------------- */
+
+static void stop(fd_server *srv, const char *why)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    fd_info("%s: stopping (answering what was already received)", why);
+    uv_close((uv_handle_t *)&srv->accept_poll, NULL);
+    uv_close((uv_handle_t *)&srv->accept_retry, NULL);
+    uv_close((uv_handle_t *)&srv->sig_term, NULL);
+    uv_close((uv_handle_t *)&srv->sig_int, NULL);
+    uv_close((uv_handle_t *)&srv->sig_hup, NULL);
+    uv_close((uv_handle_t *)&srv->sig_usr1, NULL);
+    /* reload_async stays open until the workers are joined: they may still
+     * send to it. Unreferenced, it no longer keeps this loop running. */
+    uv_unref((uv_handle_t *)&srv->reload_async);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        atomic_store(&srv->workers[i].drain_req, 1);
+        uv_async_send(&srv->workers[i].wake);
+    }
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    fd_server *srv = h->data;
+    switch (signum) {
+    case SIGTERM:
+        stop(srv, "SIGTERM");
+        break;
+    case SIGINT:
+        stop(srv, "SIGINT");
+        break;
+    case SIGHUP:
+        fd_info("SIGHUP: reload requested");
+        fd_server_request_reload(srv);
+        break;
+    case SIGUSR1:
+        if (srv->cfg->audit_path)
+            fd_warn("SIGUSR1: audit log reopen is not implemented yet");
+        else
+            fd_info("SIGUSR1: no audit log configured, nothing to reopen");
+        break;
+    }
+}
+
+static void start_signal(fd_server *srv, uv_signal_t *h, int signum)
+{
+    uv_signal_init(srv->loop, h);
+    h->data = srv;
+    uv_signal_start(h, signal_cb, signum);
+}
+
+/* Let the daemon hold as many connections as the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
+{
+    fd_server srv_storage, *srv = &srv_storage;
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->rs = rs;
+    srv->start_ms = uv_hrtime() / 1000000;
+    int status = 1;
+    unsigned started = 0;
+    ino_t ino = 0;
+    uv_loop_t main_loop;
+
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    fd_jarena_install();
+
+    if (cfg->watch)
+        fd_warn("--watch is not implemented yet; use SIGHUP or 'filterctl reload'");
+    if (cfg->cache_dir)
+        fd_warn("--cache-dir is not implemented yet; rules are compiled at every start");
+    if (cfg->audit_path)
+        fd_warn("--audit is not implemented yet; no audit log is written");
+
+    srv->listen_fd = make_listener(cfg, &ino);
+    if (srv->listen_fd < 0) {
+        fd_ruleset_unref(rs);
+        return 1;
+    }
+
+    uv_loop_init(&main_loop);
+    srv->loop = &main_loop;
+    uv_async_init(srv->loop, &srv->reload_async, reload_async_cb);
+    srv->reload_async.data = srv;
+
+    srv->workers = calloc(cfg->threads, sizeof(fd_worker));
+    if (!srv->workers) {
+        fd_error("out of memory");
+        goto out;
+    }
+    srv->nworkers = cfg->threads;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        if (worker_init(srv, &srv->workers[i], i) != 0) {
+            fd_error("cannot start worker %u", i);
+            goto out_workers;
+        }
+    }
+    for (; started < srv->nworkers; started++) {
+        if (uv_thread_create(&srv->workers[started].thread, worker_main,
+                             &srv->workers[started]) != 0) {
+            fd_error("cannot start worker thread %u", started);
+            goto out_workers;
+        }
+    }
+    uv_poll_init(srv->loop, &srv->accept_poll, srv->listen_fd);
+    srv->accept_poll.data = srv;
+    uv_timer_init(srv->loop, &srv->accept_retry);
+    srv->accept_retry.data = srv;
+    uv_poll_start(&srv->accept_poll, UV_READABLE, accept_cb);
+    start_signal(srv, &srv->sig_term, SIGTERM);
+    start_signal(srv, &srv->sig_int, SIGINT);
+    start_signal(srv, &srv->sig_hup, SIGHUP);
+    start_signal(srv, &srv->sig_usr1, SIGUSR1);
+
+    fd_info("ready: listening on %s (%u threads, %zu rules, version %s)", cfg->socket_path,
+            srv->nworkers, fd_ruleset_nrules(srv->rs), fd_ruleset_version(srv->rs));
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    status = 0;
+
+out_workers:
+    if (!srv->stopping) { /* a start-up failure: stop what did start */
+        srv->stopping = true;
+        for (unsigned i = 0; i < started; i++) {
+            atomic_store(&srv->workers[i].drain_req, 1);
+            uv_async_send(&srv->workers[i].wake);
+        }
+    }
+    for (unsigned i = 0; i < started; i++)
+        uv_thread_join(&srv->workers[i].thread);
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        worker_free(&srv->workers[i]);
+    free(srv->workers);
+out:
+    uv_close((uv_handle_t *)&srv->reload_async, NULL);
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    uv_loop_close(srv->loop);
+    close(srv->listen_fd);
+    /* Remove the socket file, unless someone else has replaced it since. */
+    struct stat st;
+    if (stat(cfg->socket_path, &st) == 0 && st.st_ino == ino)
+        unlink(cfg->socket_path);
+    fd_ruleset_unref(srv->rs);
+    if (status == 0)
+        fd_info("stopped");
+    return status;
+}

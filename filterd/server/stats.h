@@ -1,0 +1,84 @@
+/*
+ * stats.h — per-thread counters, summed on demand for the `stats` op.
+ *
+ * Each worker thread owns one fd_stats and is its only writer, so counting
+ * is a relaxed load and store (no locked instruction, no shared cache line).
+ * Any thread may read every worker's counters at any time with relaxed
+ * loads; a `stats` reply is therefore a consistent-enough snapshot, not an
+ * atomic one.
+ *
+ * Latency is kept in a log-linear histogram (4 buckets per power of two,
+ * exact below 8 µs); percentiles are reported as the upper bound of the
+ * bucket that holds them, i.e. with at most 25 % overestimation.
+ *
+ * Categories are counted by their index in the rule set that decided; a
+ * reload that reorders categories.tsv therefore shifts earlier counts (the
+ * reply names categories from the current rule set).
+ *
+ * Ownership: plain data, no pointers; the worker embeds it.
+ */
+#ifndef FD_STATS_H
+#define FD_STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define FD_STATS_MAX_OPS 16
+#define FD_STATS_MAX_ERRORS 16
+#define FD_STATS_MAX_CATS 256
+#define FD_STATS_LAT_BUCKETS 128
+
+typedef _Atomic uint64_t fd_counter;
+
+typedef struct fd_stats {
+    fd_counter ops[FD_STATS_MAX_OPS];       /* requests per op (proto.h op ids) */
+    fd_counter errors[FD_STATS_MAX_ERRORS]; /* error responses per code (proto.h) */
+    fd_counter decisions[3];                /* per fd_action */
+    fd_counter categories[FD_STATS_MAX_CATS]; /* checks with a counted match in it */
+    fd_counter bytes;                       /* text bytes scanned */
+    fd_counter lat[FD_STATS_LAT_BUCKETS];   /* check latency, µs */
+    fd_counter conns_current;
+    fd_counter conns_total;
+    fd_counter conns_rejected;              /* over --max-connections */
+    fd_counter streams_current;
+    fd_counter streams_total;
+} fd_stats;
+
+/* Single-writer increment: only the owning thread calls these. */
+static inline void fd_stat_add(fd_counter *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void fd_stat_sub(fd_counter *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - n,
+                          memory_order_relaxed);
+}
+
+void fd_stats_latency(fd_stats *s, uint64_t us);
+
+/* Daemon-wide values that are not per-thread counters. */
+typedef struct fd_stats_extra {
+    const char *rules_version;
+    size_t rules_count;
+    const char *const *cat_ids; /* names of category indices, ncats of them */
+    size_t ncats;
+    uint64_t reloads_ok, reloads_failed;
+    uint64_t uptime_s;
+    unsigned threads;
+    int audit_enabled;
+} fd_stats_extra;
+
+/*
+ * Append the body of a `stats` reply (fields, no braces) summed over the
+ * NTHREADS counters in THREADS to OUT. Op and error names come from proto.h.
+ */
+void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
+                    const fd_stats_extra *extra);
+
+#endif

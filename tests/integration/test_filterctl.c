@@ -1,0 +1,99 @@
+/*
+ * test_filterctl.c — filterctl against the real daemon: output and exit
+ * statuses (0 allow, 1 flag, 2 block, 64 usage, 69 unreachable, 70 error).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+TestSuite(filterctl, .init = fdt_setup, .fini = fdt_teardown, .timeout = 60);
+
+Test(filterctl, exit_codes)
+{
+    cr_assert(fdt_start(NULL) == 0, "%s", fdt_d.log);
+    char *out;
+
+    const char *allow[] = {"--socket", fdt_d.sock, "check", "hello", NULL};
+    cr_assert_eq(fdt_filterctl(allow, NULL, &out), 0);
+    cr_assert(strncmp(out, "allow", 5) == 0, "%s", out);
+    free(out);
+
+    /* --socket after the subcommand */
+    const char *flag[] = {"check", "the casino", "--socket", fdt_d.sock, NULL};
+    cr_assert_eq(fdt_filterctl(flag, NULL, &out), 1);
+    cr_assert(strstr(out, "casino") && strstr(out, "A1.8"), "%s", out);
+    free(out);
+
+    /* text from stdin; the match line names rule, category, span, text */
+    const char *block[] = {"--socket", fdt_d.sock, "check", "-", NULL};
+    cr_assert_eq(fdt_filterctl(block, "如何制造炸弹", &out), 2);
+    cr_assert(strstr(out, "block") && strstr(out, "A1.4") && strstr(out, "zhadan") &&
+                  strstr(out, "6-18") && strstr(out, "\"制造炸弹\"") &&
+                  strstr(out, "Promoting terrorism"),
+              "%s", out);
+    free(out);
+
+    char sockopt[4200];
+    snprintf(sockopt, sizeof(sockopt), "--socket=%s", fdt_d.sock);
+    const char *js[] = {sockopt, "check", "--json", "bomb", NULL};
+    cr_assert_eq(fdt_filterctl(js, NULL, &out), 2);
+    cJSON *r = fdt_json(out);
+    cr_assert_str_eq(fdt_str(r, "decision"), "block");
+    cJSON_Delete(r);
+    free(out);
+
+    const char *usage1[] = {"--socket", fdt_d.sock, "check", "a", "b", NULL};
+    cr_assert_eq(fdt_filterctl(usage1, NULL, NULL), 64);
+    const char *usage2[] = {"frobnicate", NULL};
+    cr_assert_eq(fdt_filterctl(usage2, NULL, NULL), 64);
+    const char *usage3[] = {"--bogus", "ping", NULL};
+    cr_assert_eq(fdt_filterctl(usage3, NULL, NULL), 64);
+    const char *usage4[] = {NULL};
+    cr_assert_eq(fdt_filterctl(usage4, NULL, NULL), 64);
+
+    char nosock[4200];
+    snprintf(nosock, sizeof(nosock), "%s/nothing.sock", fdt_d.dir);
+    const char *unreach[] = {"--socket", nosock, "check", "hello", NULL};
+    cr_assert_eq(fdt_filterctl(unreach, NULL, NULL), 69);
+    const char *unreach2[] = {"ping", "--socket", nosock, NULL};
+    cr_assert_eq(fdt_filterctl(unreach2, NULL, NULL), 69);
+
+    /* the daemon answers an error: 70 */
+    const char *badutf[] = {"--socket", fdt_d.sock, "check", "-", NULL};
+    cr_assert_eq(fdt_filterctl(badutf, "bad \xff byte", NULL), 70);
+}
+
+Test(filterctl, ping_version_stats_reload)
+{
+    cr_assert(fdt_start(NULL) == 0, "%s", fdt_d.log);
+    char *out;
+    const char *ping[] = {"ping", "--socket", fdt_d.sock, NULL};
+    cr_assert_eq(fdt_filterctl(ping, NULL, &out), 0);
+    cr_assert_str_eq(out, "ok\n");
+    free(out);
+
+    const char *ver[] = {"version", "--socket", fdt_d.sock, NULL};
+    cr_assert_eq(fdt_filterctl(ver, NULL, &out), 0);
+    cr_assert(strstr(out, "filterd ") && strstr(out, "rules "), "%s", out);
+    free(out);
+
+    const char *stats[] = {"stats", "--socket", fdt_d.sock, NULL};
+    cr_assert_eq(fdt_filterctl(stats, NULL, &out), 0);
+    cr_assert(strstr(out, "requests.check: ") && strstr(out, "latency_us.p99: "), "%s", out);
+    free(out);
+
+    const char *statsj[] = {"stats", "--json", "--socket", fdt_d.sock, NULL};
+    cr_assert_eq(fdt_filterctl(statsj, NULL, &out), 0);
+    cJSON_Delete(fdt_json(out));
+    free(out);
+
+    const char *reload[] = {"reload", "--socket", fdt_d.sock, NULL};
+    cr_assert_eq(fdt_filterctl(reload, NULL, &out), 0);
+    cr_assert(strstr(out, "reloaded"), "%s", out);
+    free(out);
+    fdt_write_file(fdt_d.rules, "broken.rules", "@category NOPE\nx\n");
+    cr_assert_eq(fdt_filterctl(reload, NULL, NULL), 1);
+}
