@@ -51,8 +51,10 @@ static int on_hit(unsigned int id, unsigned long long from, unsigned long long t
         }
         return 0;
     }
+    /* In the word view a contained literal need not match on its own
+     * ("kill" is not a word of "killer"), so only other views shadow. */
     if (ra->category == rb->category && ra->action == rb->action && ra->action != FD_ALLOW &&
-        !rb->validator && !c->reported[c->self]) {
+        !rb->validator && ra->view != FD_VIEW_WORD && !c->reported[c->self]) {
         c->reported[c->self] = 1;
         fd_diag_add(c->diag, fa, la,
                     "warning: never changes a decision: it contains '%s' (%s:%u), same "
@@ -97,7 +99,8 @@ int fd_lint(const fd_ruleset *rs, fd_diag *diag)
         if (ri->width == FD_WIDTH_UNBOUNDED && r->kind != FD_RULE_PART) {
             fd_diag_add(diag, file, line,
                         "warning: unbounded width (%s): streams hold back at most %u bytes of "
-                        "it; bound it ({1,20} rather than +)",
+                        "it; bound it with a narrow class ([a-z]{1,20} rather than +; a bounded "
+                        "repeat of \\w or a negated class is slow to compile)",
                         r->kind == FD_RULE_COMBO ? "@all without @within" : "regex", 1024u);
             c.count++;
         }
