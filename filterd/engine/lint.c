@@ -78,6 +78,46 @@ static size_t nchars(const char *s, size_t n, int *ascii)
     return k;
 }
 
+/*
+ * A regex of a normalized view meets normalized text: a character that
+ * normalization changes (a traditional or full-width character, an upper-
+ * case letter, a character whose simplified form is another one, as 覆
+ * reads 复) can never match as written. (ASCII upper case is matched
+ * case-insensitively, see ruleset.c.) Escapes are skipped; a regex that
+ * also has the normalized form ([覆复]) is taken to mean it.
+ */
+static int lint_regex_chars(const fd_ruleset *rs, uint32_t i, fd_normbuf *nb, fd_diag *diag)
+{
+    const fd_rule *r = &rs->rl.rules[i];
+    int n = 0;
+    char seen[256] = "";
+    for (size_t k = 0; k < r->pattern_len;) {
+        unsigned char ch = (unsigned char)r->pattern[k];
+        if (ch == '\\') {
+            k += 2;
+            continue;
+        }
+        size_t l = fd_utf8_len(ch);
+        if (k + l > r->pattern_len)
+            break;
+        if (ch >= 0x80 && !fd_norm(r->pattern + k, l, FD_NORM_KEEP_SEP, nb) &&
+            (nb->len != l || memcmp(nb->text, r->pattern + k, l) != 0) && nb->len > 0 &&
+            strlen(seen) + l + 1 < sizeof seen && !memmem(seen, strlen(seen), r->pattern + k, l) &&
+            !memmem(r->pattern, r->pattern_len, nb->text, nb->len)) {
+            unsigned line;
+            const char *file = where(rs, i, &line);
+            fd_diag_add(diag, file, line,
+                        "warning: regex has '%.*s', which normalized text never contains (it "
+                        "reads '%s'); write the normalized form",
+                        (int)l, r->pattern + k, nb->text);
+            strncat(seen, r->pattern + k, l);
+            n++;
+        }
+        k += l;
+    }
+    return n;
+}
+
 int fd_lint(const fd_ruleset *rs, fd_diag *diag)
 {
     const fd_rulelist *rl = &rs->rl;
@@ -104,6 +144,8 @@ int fd_lint(const fd_ruleset *rs, fd_diag *diag)
                         r->kind == FD_RULE_COMBO ? "@all without @within" : "regex", 1024u);
             c.count++;
         }
+        if (r->regex && ri->buf != FD_BUF_RAW)
+            c.count += lint_regex_chars(rs, i, &nb, diag);
         if (!(ri->flags & FD_RI_LITERAL))
             continue;
         const char *t = r->pattern;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "ruleset.h"
+#include "stream.h"
 #include "scan.h"
 #include "server.h"
 
@@ -38,7 +39,8 @@ static int run_check(const fd_config *cfg)
         return 1;
     fd_diag diag = FD_DIAG_INIT;
     fd_ruleset *rs = NULL;
-    int rc = fd_ruleset_load(cfg->rules_dir, &rs, &diag);
+    fd_ruleset_opts opts = {cfg->cache_dir};
+    int rc = fd_ruleset_load_opts(cfg->rules_dir, &opts, &rs, &diag);
     if (rc != 0) {
         print_diag(&diag, rc);
         fd_diag_free(&diag);
@@ -56,6 +58,8 @@ static int run_check(const fd_config *cfg)
         return 1;
     }
     for (size_t i = 0; i < rl->nrules; i++) {
+        if (rl->rules[i].kind == FD_RULE_PART)
+            continue; /* counted as their @all rule */
         per_action[rl->rules[i].action]++;
         per_cat[rl->rules[i].category]++;
     }
@@ -66,17 +70,29 @@ static int run_check(const fd_config *cfg)
     printf("threads:    %u\n", cfg->threads);
     printf("version:    %s\n", fd_ruleset_version(rs));
     printf("files:      %zu\n", rl->nfiles);
-    printf("rules:      %zu (block %zu, flag %zu, allow %zu)\n", rl->nrules,
-           per_action[FD_BLOCK], per_action[FD_FLAG], per_action[FD_ALLOW]);
+    printf("rules:      %zu (block %zu, flag %zu, allow %zu; %zu co-occurrence)\n",
+           per_action[FD_BLOCK] + per_action[FD_FLAG] + per_action[FD_ALLOW],
+           per_action[FD_BLOCK], per_action[FD_FLAG], per_action[FD_ALLOW], fd_ruleset_combos(rs));
     printf("views:      normalized %zu, word %zu, raw %zu\n",
            fd_ruleset_view_rules(rs, FD_VIEW_NORMALIZED), fd_ruleset_view_rules(rs, FD_VIEW_WORD),
            fd_ruleset_view_rules(rs, FD_VIEW_RAW));
-    printf("compile:    %.1f ms, %zu bytes of databases\n", fd_ruleset_compile_ms(rs),
-           fd_ruleset_db_bytes(rs));
+    printf("compile:    %.1f ms, %zu bytes of databases%s%s\n", fd_ruleset_compile_ms(rs),
+           fd_ruleset_db_bytes(rs), cfg->cache_dir ? "; cache: " : "",
+           cfg->cache_dir ? fd_ruleset_cache_note(rs) : "");
     printf("hyperscan:  %s\n", fd_hs_version());
     printf("categories: %zu\n", rl->ncats);
     for (size_t i = 0; i < rl->ncats; i++)
         printf("  %-6s %5zu  %s\n", rl->cats[i].id, per_cat[i], rl->cats[i].en);
+    /* Streams hold back the longest match a rule can have; these rules have
+     * none, so their hold-back is capped (rules/README.md §9). */
+    printf("unbounded:  %zu rules of unbounded width (streams hold back at most %u bytes "
+           "for them)\n",
+           fd_ruleset_unbounded(rs), FD_STREAM_DEFAULT_HOLDBACK);
+    for (uint32_t i = 0; i < rl->nrules; i++)
+        if (rl->rules[i].kind != FD_RULE_PART &&
+            fd_ruleset_rule_width(rs, i) == FD_WIDTH_UNBOUNDED)
+            printf("  %s:%u: %s\n", rl->files[rl->rules[i].file], rl->rules[i].line,
+                   rl->rules[i].id);
     printf("configuration OK\n");
     free(per_cat);
     fd_ruleset_unref(rs);
@@ -113,7 +129,8 @@ int main(int argc, char **argv)
     fd_info("filterd %s starting: rules %s", FILTERD_VERSION, cfg.rules_dir);
     fd_diag diag = FD_DIAG_INIT;
     fd_ruleset *rs = NULL;
-    rc = fd_ruleset_load(cfg.rules_dir, &rs, &diag);
+    fd_ruleset_opts opts = {cfg.cache_dir};
+    rc = fd_ruleset_load_opts(cfg.rules_dir, &opts, &rs, &diag);
     if (rc != 0) {
         print_diag(&diag, rc);
         fd_diag_free(&diag);
@@ -122,8 +139,9 @@ int main(int argc, char **argv)
         return 1;
     }
     fd_diag_free(&diag);
-    fd_info("loaded %zu rules (version %s) in %.1f ms", fd_ruleset_nrules(rs),
-            fd_ruleset_version(rs), fd_ruleset_compile_ms(rs));
+    fd_info("loaded %zu rules (version %s) in %.1f ms%s%s", fd_ruleset_nrules(rs),
+            fd_ruleset_version(rs), fd_ruleset_compile_ms(rs), cfg.cache_dir ? ", cache: " : "",
+            cfg.cache_dir ? fd_ruleset_cache_note(rs) : "");
 
     rc = fd_server_run(&cfg, rs);
     fd_config_free(&cfg);

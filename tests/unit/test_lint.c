@@ -64,3 +64,16 @@ Test(lint, short_literals_and_unbounded)
               w);
     free(w);
 }
+
+Test(lint, regex_with_characters_normalization_changes)
+{
+    int n;
+    char *w = lint("@category A1.4\n/颠覆(国家)?/\n/炸彈|ＢＯＭＢ/\n@match raw\n/炸彈/\n", &n);
+    cr_assert_eq(n, 5, "%s", w); /* 覆; 彈 Ｂ Ｏ Ｍ */
+    cr_assert(strstr(w, "test.rules:2: warning: regex has '覆', which normalized text never "
+                        "contains (it reads '复')"),
+              "%s", w);
+    cr_assert(strstr(w, "test.rules:3: warning: regex has '彈'"), "%s", w);
+    cr_assert(strstr(w, "test.rules:3: warning: regex has 'Ｂ'"), "%s", w);
+    free(w);
+}
