@@ -50,3 +50,28 @@ bench: bench-build
 bench-quick: bench-build
 	mkdir -p bench/results
 	./$(BUILD_BENCH)/fd_bench --quick --rules rules --json bench/results/hotpath-quick.json
+
+# libFuzzer harnesses (tests/fuzz): clang, the engine built with
+# -fsanitize=fuzzer-no-link,address,undefined. Each harness runs for
+# FUZZ_SECONDS on one core, from its seeds (tests/fuzz/corpus/NAME) plus
+# what earlier runs found ($(BUILD_FUZZ)/corpus/NAME); any crash, leak,
+# UB report, timeout or failed check stops it with a non-zero exit and
+# leaves the input in $(BUILD_FUZZ)/artifacts/.
+BUILD_FUZZ     ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+FUZZ_HARNESSES ?= fuzz_rules fuzz_scan fuzz_stream fuzz_audit_verify
+FUZZ_ARGS      ?=
+.PHONY: fuzz fuzz-build
+fuzz-build: deps
+	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DFILTERD_FUZZ=ON -DFILTERD_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_HARNESSES)
+
+fuzz: fuzz-build
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+	  mkdir -p $(BUILD_FUZZ)/corpus/$$h $(BUILD_FUZZ)/artifacts; \
+	  echo "== $$h ($(FUZZ_SECONDS) s)"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ./$(BUILD_FUZZ)/tests/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
+	    -max_len=4128 -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$h- $(FUZZ_ARGS) \
+	    $(BUILD_FUZZ)/corpus/$$h tests/fuzz/corpus/$$h; \
+	done

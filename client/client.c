@@ -442,3 +442,110 @@ void filterd_result_free(filterd_result *res)
     free(res->raw);
     memset(res, 0, sizeof(*res));
 }
+
+/* ---- streams ------------------------------------------------------------ */
+
+int filterd_client_stream_open(filterd_client *c, const char *stream, const char *meta)
+{
+    cJSON *jmeta = NULL;
+    if (!stream || !*stream)
+        return FILTERD_EINVAL;
+    if (meta) {
+        jmeta = cJSON_Parse(meta);
+        if (!cJSON_IsObject(jmeta)) {
+            cJSON_Delete(jmeta);
+            return FILTERD_EINVAL;
+        }
+    }
+    cJSON *req = cJSON_CreateObject();
+    int rc = FILTERD_ENOMEM;
+    if (!req || !cJSON_AddStringToObject(req, "op", "open") ||
+        !cJSON_AddStringToObject(req, "stream", stream))
+        goto out;
+    if (jmeta) {
+        cJSON_AddItemToObject(req, "meta", jmeta);
+        jmeta = NULL;
+    }
+    cJSON *resp;
+    rc = roundtrip(c, req, &resp, NULL);
+    if (rc == 0 && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok")))
+        rc = FILTERD_EPROTO;
+    cJSON_Delete(resp);
+out:
+    cJSON_Delete(jmeta);
+    cJSON_Delete(req);
+    return rc;
+}
+
+/* Fill RES from a chunk or close response R. */
+static int parse_stream(const cJSON *r, filterd_result *res)
+{
+    const cJSON *rel = cJSON_GetObjectItemCaseSensitive(r, "release");
+    if (!cJSON_IsNumber(rel) || rel->valuedouble < 0)
+        return FILTERD_EPROTO;
+    res->release = (uint64_t)rel->valuedouble;
+    return parse_check(r, res);
+}
+
+/* A chunk (TEXT != NULL) or a close of STREAM. */
+static int stream_op(filterd_client *c, const char *op, const char *stream, const char *text,
+                     size_t len, filterd_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (!stream || !*stream || (text && memchr(text, '\0', len)))
+        return FILTERD_EINVAL;
+    char *copy = NULL;
+    cJSON *req = cJSON_CreateObject();
+    int rc = FILTERD_ENOMEM;
+    if (!req || !cJSON_AddStringToObject(req, "op", op) ||
+        !cJSON_AddStringToObject(req, "stream", stream))
+        goto out;
+    if (text) {
+        copy = malloc(len + 1); /* cJSON wants a NUL-terminated string */
+        if (!copy)
+            goto out;
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        if (!cJSON_AddStringToObject(req, "text", copy))
+            goto out;
+    }
+    cJSON *resp;
+    rc = roundtrip(c, req, &resp, &res->raw);
+    if (rc == 0)
+        rc = parse_stream(resp, res);
+    cJSON_Delete(resp);
+out:
+    cJSON_Delete(req);
+    free(copy);
+    return rc;
+}
+
+int filterd_client_stream_chunk(filterd_client *c, const char *stream, const char *text,
+                                size_t len, filterd_result *res)
+{
+    if (!text) {
+        memset(res, 0, sizeof(*res));
+        return FILTERD_EINVAL;
+    }
+    return stream_op(c, "chunk", stream, text, len, res);
+}
+
+int filterd_client_stream_close(filterd_client *c, const char *stream, filterd_result *res)
+{
+    return stream_op(c, "close", stream, NULL, 0, res);
+}
+
+size_t filterd_utf8_boundary(const char *text, size_t len)
+{
+    /* Walk back over at most 3 continuation bytes to the last lead byte. */
+    size_t i = len, k = 0;
+    while (i > 0 && k < 3 && ((unsigned char)text[i - 1] & 0xC0) == 0x80) {
+        i--;
+        k++;
+    }
+    if (i == 0)
+        return len; /* only continuation bytes: not ours to judge */
+    unsigned char lead = (unsigned char)text[i - 1];
+    size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return k + 1 >= need ? len : i - 1;
+}

@@ -19,6 +19,12 @@ static void usage(FILE *out)
             "commands:\n"
             "  check [TEXT|-] [--json] [--explain]\n"
             "                   check TEXT (or stdin); exit 0 allow, 1 flag, 2 block\n"
+            "  stream [--chunk BYTES] [--json]\n"
+            "                   check stdin as one stream (e.g. a model's answer piped in)\n"
+            "                   and write to stdout only the text the daemon releases, as\n"
+            "                   soon as it is released; chunks of at most BYTES (default\n"
+            "                   64, cut between characters); on block stop and report on\n"
+            "                   stderr; exit as check. --json copies responses to stderr\n"
             "  ping             check that the daemon answers\n"
             "  version [--json] daemon, Hyperscan and rule-set versions\n"
             "  stats [--json]   the daemon's counters\n"
@@ -26,6 +32,10 @@ static void usage(FILE *out)
             "  rules check|test|lint DIR\n"
             "                   check, test or lint a rule directory (no daemon needed;\n"
             "                   see 'filterctl rules --help')\n"
+            "  audit verify FILE...\n"
+            "                   check audit files as one hash chain (no daemon needed)\n"
+            "  audit stats FILE... [--since TIME] [--json] [--rules DIR]\n"
+            "                   records per decision, category and rule\n"
             "\n"
             "options (before or after the command):\n"
             "  --socket PATH    daemon socket (default: $FILTERD_SOCKET, else\n"
@@ -44,7 +54,7 @@ static const struct {
     int (*fn)(const fctl_args *);
 } commands[] = {
     {"check", fctl_cmd_check},     {"ping", fctl_cmd_ping},     {"version", fctl_cmd_version},
-    {"stats", fctl_cmd_stats},     {"reload", fctl_cmd_reload},
+    {"stats", fctl_cmd_stats},     {"reload", fctl_cmd_reload}, {"stream", fctl_cmd_stream},
 };
 
 filterd_client *fctl_connect(const fctl_args *args, int *status)
@@ -81,9 +91,12 @@ int main(int argc, char **argv)
         if (argv[i][0] != '-') {
             if (strcmp(argv[i], "rules") == 0)
                 return filterctl_rules_main(argc - i, argv + i);
+            if (strcmp(argv[i], "audit") == 0)
+                return filterctl_audit_main(argc - i, argv + i);
             break;
         }
-        if (strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "--timeout") == 0)
+        if (strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "--timeout") == 0 ||
+            strcmp(argv[i], "--chunk") == 0)
             i++; /* skip the option's value */
     }
 
@@ -124,6 +137,16 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             args.timeout_ms = (int)v * 1000;
+        } else if (strcmp(a, "--chunk") == 0 || strncmp(a, "--chunk=", 8) == 0) {
+            const char *v = a[7] == '=' ? a + 8 : i + 1 < argc ? argv[++i] : "";
+            char *end;
+            unsigned long long n = strtoull(v, &end, 10);
+            if (!*v || *end || *v == '-' || n == 0 || n > 256 * 1024) {
+                fprintf(stderr, "filterctl: bad --chunk '%s' (1 to 262144 bytes)\n", v);
+                free(pos);
+                return EXIT_USAGE;
+            }
+            args.chunk = (size_t)n;
         } else if (strcmp(a, "--json") == 0) {
             args.json = true;
         } else if (strcmp(a, "--explain") == 0) {

@@ -1,7 +1,7 @@
 /*
  * filterctl.h — shared pieces of filterctl's subcommands.
  *
- * Exit statuses (SPEC §1): 0 allow, 1 flag, 2 block (for `check`; 0 = ok
+ * Exit statuses (SPEC §1): 0 allow, 1 flag, 2 block (for `check` and `stream`; 0 = ok
  * otherwise), 64 usage error, 69 daemon unreachable, 70 any other error.
  */
 #ifndef FILTERCTL_H
@@ -22,6 +22,7 @@ typedef struct fctl_args {
     bool json;            /* --json */
     bool explain;         /* --explain */
     int timeout_ms;       /* --timeout SEC */
+    size_t chunk;         /* stream: --chunk BYTES (0: the default) */
     const char *cmd;      /* the subcommand */
     char **pos;           /* its positional arguments */
     int npos;
@@ -40,8 +41,12 @@ int fctl_cmd_ping(const fctl_args *args);
 int fctl_cmd_version(const fctl_args *args);
 int fctl_cmd_stats(const fctl_args *args);
 int fctl_cmd_reload(const fctl_args *args);
+int fctl_cmd_stream(const fctl_args *args);
 
 /* cmd_rules.c: `filterctl rules ACTION DIR`; argv[0] is "rules". */
 int filterctl_rules_main(int argc, char **argv);
+
+/* cmd_audit.c: `filterctl audit verify|stats FILE...`; argv[0] is "audit". */
+int filterctl_audit_main(int argc, char **argv);
 
 #endif

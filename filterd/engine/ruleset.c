@@ -631,6 +631,12 @@ int fd_ruleset_compile_opts(fd_rulelist *rl, const fd_ruleset_opts *o, fd_rulese
         exprs_free(&ex[b]);
 
     if (err) {
+        /* ruleset_free() frees the PCRE2 codes of rs->rl.nrules rules, but
+         * the rule list is still the caller's and is emptied first. */
+        for (size_t i = 0; rs->ri && i < n; i++) {
+            pcre2_code_free(rs->ri[i].re);
+            rs->ri[i].re = NULL;
+        }
         fd_rulelist_init(&rs->rl); /* still the caller's */
         ruleset_free(rs);
         return err;

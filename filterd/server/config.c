@@ -44,6 +44,7 @@ enum {
     OPT_MAX_CONNECTIONS,
     OPT_MAX_STREAMS,
     OPT_IDLE_TIMEOUT,
+    OPT_STREAM_TIMEOUT,
     OPT_ADMIN_UID,
     OPT_WATCH,
     OPT_CACHE_DIR,
@@ -70,6 +71,7 @@ static const struct option long_opts[] = {
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"stream-timeout", required_argument, NULL, OPT_STREAM_TIMEOUT},
     {"admin-uid", required_argument, NULL, OPT_ADMIN_UID},
     {"watch", no_argument, NULL, OPT_WATCH},
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
@@ -107,6 +109,8 @@ void fd_config_usage(FILE *out)
             "      --max-connections N   (default 1024; more are answered \"busy\" and closed)\n"
             "      --max-streams N       streams per connection (default 64)\n"
             "      --idle-timeout SEC    close connections idle this long (default 60, 0 = never)\n"
+            "      --stream-timeout SEC  end streams with no chunk for this long (default 300,\n"
+            "                            0 = never); later use gets \"unknown_stream\"\n"
             "      --admin-uid UID[,UID] peers allowed to use control ops (besides root and\n"
             "                            the daemon's own uid)\n"
             "      --watch               reload when a rule file changes\n"
@@ -136,6 +140,7 @@ void fd_config_init(fd_config *cfg)
     cfg->max_connections = 1024;
     cfg->max_streams = 64;
     cfg->idle_timeout = 60;
+    cfg->stream_timeout = 300;
     cfg->log_level = FD_LOG_INFO;
 }
 
@@ -367,7 +372,7 @@ static int set_option(fd_config *cfg, int opt, const char *name, const char *val
     case OPT_AUDIT_FSYNC:
         if (parse_enum(value, fsyncs, 3, &e) != 0)
             goto bad;
-        cfg->audit_fsync = (fd_audit_fsync)e;
+        cfg->audit_fsync = (fd_cfg_audit_fsync)e;
         return 0;
     case OPT_THREADS:
         if (parse_uint(value, 256, &u) != 0 || u == 0)
@@ -392,6 +397,11 @@ static int set_option(fd_config *cfg, int opt, const char *name, const char *val
         if (parse_uint(value, 86400 * 365, &u) != 0)
             goto bad;
         cfg->idle_timeout = (unsigned)u;
+        return 0;
+    case OPT_STREAM_TIMEOUT:
+        if (parse_uint(value, 86400 * 365, &u) != 0)
+            goto bad;
+        cfg->stream_timeout = (unsigned)u;
         return 0;
     case OPT_ADMIN_UID:
         return parse_admin_uids(cfg, value, err, errlen);

@@ -271,6 +271,10 @@ void fd_conn_close(fd_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    /* No request of this connection will be handled any more: its streams
+     * end now (audited as "disconnect"), not when libuv gets round to the
+     * close callback. */
+    fd_streams_end_all(c, "disconnect");
     if (c->waiting) {
         /* unlink from the worker's reload waiters */
         for (fd_conn **p = &c->w->waiters; *p; p = &(*p)->wait_next) {
@@ -382,11 +386,12 @@ void fd_conn_resume(fd_conn *c)
 void fd_conn_sweep(fd_worker *w)
 {
     uint64_t timeout = (uint64_t)w->srv->cfg->idle_timeout * 1000;
-    if (!timeout)
-        return;
+    uint64_t stream_timeout = (uint64_t)w->srv->cfg->stream_timeout * 1000;
     uint64_t now = uv_now(&w->loop);
     for (fd_conn *c = w->conns; c; c = c->next) {
-        if (!c->closing && !c->waiting && now - c->last_active >= timeout) {
+        if (stream_timeout && c->streams.n && !c->closing)
+            fd_streams_sweep(c, now, stream_timeout);
+        if (timeout && !c->closing && !c->waiting && now - c->last_active >= timeout) {
             fd_debug("conn %llu: idle for %u s, closing", (unsigned long long)c->serial,
                      w->srv->cfg->idle_timeout);
             fd_conn_close(c);

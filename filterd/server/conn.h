@@ -17,7 +17,10 @@
  *  - over --max-connections a new connection is answered with one `busy`
  *    error line and closed;
  *  - a connection with no read or write progress for --idle-timeout
- *    seconds is closed.
+ *    seconds is closed;
+ *  - at most --max-streams open streams; a stream without a chunk for
+ *    --stream-timeout seconds is ended. A connection that ends, for any
+ *    reason, ends its open streams ("disconnect", see streams.h).
  *
  * Ownership: a connection is owned by its worker and freed in its libuv
  * close callback; after fd_conn_close() it must not be used.
@@ -31,6 +34,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "streams.h"
 #include "worker.h"
 
 /* Pause reading above this many unsent response bytes. */
@@ -54,6 +58,7 @@ struct fd_conn {
     fd_buf defer_id;        /* '"id":X,' of a deferred request, or empty */
     uint64_t defer_gen;     /* reload generation it waits for */
 
+    fd_streams streams;     /* open streams (open/chunk/close), see streams.h */
     struct ucred peer;      /* SO_PEERCRED at accept */
     uint64_t last_active;   /* loop time (ms) of the last read or write */
     uint64_t serial;        /* connection number, for logs */
@@ -86,7 +91,8 @@ void fd_conn_drain(fd_conn *c);
  * requests. */
 void fd_conn_resume(fd_conn *c);
 
-/* Close W's connections idle for longer than the idle timeout. */
+/* Close W's connections idle for longer than the idle timeout; end their
+ * streams idle for longer than the stream timeout. */
 void fd_conn_sweep(fd_worker *w);
 
 /* Put C on its worker's flush list. */

@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "jarena.h"
 #include "log.h"
+#include "streams.h"
 
 #ifndef FILTERD_VERSION
 #define FILTERD_VERSION "0.0.0"
@@ -63,6 +64,9 @@ static int op_ping(req *r);
 static int op_version(req *r);
 static int op_stats(req *r);
 static int op_reload(req *r);
+static int op_open(req *r);
+static int op_chunk(req *r);
+static int op_close(req *r);
 
 #define OP_CONTROL 0x1u
 
@@ -76,6 +80,9 @@ static const struct {
     [FD_OP_VERSION] = {"version", 0, op_version},
     [FD_OP_STATS] = {"stats", 0, op_stats},
     [FD_OP_RELOAD] = {"reload", OP_CONTROL, op_reload},
+    [FD_OP_OPEN] = {"open", 0, op_open},
+    [FD_OP_CHUNK] = {"chunk", 0, op_chunk},
+    [FD_OP_CLOSE] = {"close", 0, op_close},
 };
 
 const char *fd_proto_op_name(int op)
@@ -275,6 +282,44 @@ static void write_match(fd_buf *out, const fd_ruleset *rs, const fd_match *m)
     fd_buf_putc(out, '}');
 }
 
+/* The optional boolean "explain" into *EXPLAIN: 0 or FD_PERR_BAD_REQUEST. */
+static int get_explain(req *r, bool *explain)
+{
+    const cJSON *jexplain = cJSON_GetObjectItemCaseSensitive(r->json, "explain");
+    if (jexplain && !cJSON_IsBool(jexplain)) {
+        r->errmsg = "explain must be true or false";
+        return FD_PERR_BAD_REQUEST;
+    }
+    *explain = cJSON_IsTrue(jexplain);
+    return 0;
+}
+
+/*
+ * The optional "meta": an object whose JSON text is at most 4 KiB, kept as
+ * text for the audit record. *META points into BUF (FD_META_MAX + 8 bytes)
+ * or is NULL. cJSON_PrintPreallocated fails when it does not fit (it wants
+ * 5 bytes of slack), which bounds the work done here. 0 or
+ * FD_PERR_BAD_REQUEST.
+ */
+static int get_meta(req *r, char *buf, size_t cap, const char **meta)
+{
+    *meta = NULL;
+    const cJSON *jmeta = cJSON_GetObjectItemCaseSensitive(r->json, "meta");
+    if (!jmeta)
+        return 0;
+    if (!cJSON_IsObject(jmeta)) {
+        r->errmsg = "meta must be an object";
+        return FD_PERR_BAD_REQUEST;
+    }
+    if (!cJSON_PrintPreallocated((cJSON *)jmeta, buf, (int)cap, 0) ||
+        strlen(buf) > FD_META_MAX) {
+        r->errmsg = "meta must be at most 4096 bytes of JSON";
+        return FD_PERR_BAD_REQUEST;
+    }
+    *meta = buf;
+    return 0;
+}
+
 /*
  * check: scan `text`, answer the decision and the matches that count
  * (all matches with "explain": true).
@@ -287,31 +332,15 @@ static int op_check(req *r)
         r->errmsg = "check needs \"text\" (a string)";
         return FD_PERR_BAD_REQUEST;
     }
-    const cJSON *jexplain = cJSON_GetObjectItemCaseSensitive(r->json, "explain");
-    if (jexplain && !cJSON_IsBool(jexplain)) {
-        r->errmsg = "explain must be true or false";
-        return FD_PERR_BAD_REQUEST;
-    }
-    bool explain = cJSON_IsTrue(jexplain);
-
-    /* meta: an object whose JSON text is at most 4 KiB; kept as text for
-     * the audit record. cJSON_PrintPreallocated fails when it does not fit
-     * (it wants 5 bytes of slack), which bounds the work done here. */
+    bool explain;
+    int perr = get_explain(r, &explain);
+    if (perr)
+        return perr;
     char metabuf[FD_META_MAX + 8];
-    const char *meta = NULL;
-    const cJSON *jmeta = cJSON_GetObjectItemCaseSensitive(r->json, "meta");
-    if (jmeta) {
-        if (!cJSON_IsObject(jmeta)) {
-            r->errmsg = "meta must be an object";
-            return FD_PERR_BAD_REQUEST;
-        }
-        if (!cJSON_PrintPreallocated((cJSON *)jmeta, metabuf, (int)sizeof(metabuf), 0) ||
-            strlen(metabuf) > FD_META_MAX) {
-            r->errmsg = "meta must be at most 4096 bytes of JSON";
-            return FD_PERR_BAD_REQUEST;
-        }
-        meta = metabuf;
-    }
+    const char *meta;
+    perr = get_meta(r, metabuf, sizeof(metabuf), &meta);
+    if (perr)
+        return perr;
 
     const char *s = text->valuestring;
     size_t len = strlen(s);
@@ -332,16 +361,19 @@ static int op_check(req *r)
     const fd_result *res = &w->result;
     uint64_t us = (uv_hrtime() - r->t0) / 1000;
 
+    size_t idn = r->id_end - r->id_start; /* '"id":ID,' in out, or 0 */
     fd_audit_input ai = {
         .op = "check",
-        .id_json = r->id_end > r->id_start ? r->out->data + r->id_start : NULL,
-        .id_len = r->id_end - r->id_start,
+        .id_json = idn ? r->out->data + r->id_start + 5 : NULL, /* the value only */
+        .id_len = idn ? idn - 6 : 0,
         .text = s,
         .len = len,
         .res = res,
         .meta = meta,
         .peer = &r->c->peer,
         .us = us,
+        .conn = r->c,
+        .resp_off = r->id_start - 1, /* its response's '{' */
     };
     if (fd_audit_decision(w, &ai) != 0) {
         r->errmsg = "the audit record could not be written";
@@ -386,6 +418,235 @@ static int op_check(req *r)
     us = (uv_hrtime() - r->t0) / 1000;
     fd_buf_u64(out, us);
     fd_stats_latency(&w->stats, us);
+    return 0;
+}
+
+/* ---- streams (SPEC §2 open/chunk/close; state in streams.h) ------------- */
+
+/* The "stream" id of a stream request: a string of 1 to FD_CSTREAM_ID_MAX
+ * bytes. 0 or FD_PERR_BAD_REQUEST. */
+static int get_stream_id(req *r, const char **id, size_t *len)
+{
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(r->json, "stream");
+    if (!cJSON_IsString(js)) {
+        r->errmsg = "stream ops need \"stream\" (a string id)";
+        return FD_PERR_BAD_REQUEST;
+    }
+    *id = js->valuestring;
+    *len = strlen(js->valuestring);
+    if (*len == 0 || *len > FD_CSTREAM_ID_MAX) {
+        r->errmsg = "stream id must be 1 to 256 bytes";
+        return FD_PERR_BAD_REQUEST;
+    }
+    return 0;
+}
+
+/* The request's id as JSON text ("x" or 7, without the key), for audit
+ * records: *LEN = 0 and NULL without one. */
+static const char *id_json(const req *r, size_t *len)
+{
+    size_t n = r->id_end - r->id_start;
+    if (n < 7) { /* '"id":' + a value + ',' */
+        *len = 0;
+        return NULL;
+    }
+    *len = n - 6;
+    return r->out->data + r->id_start + 5;
+}
+
+/* Look up the stream of a chunk or close: 0 and *CS, or unknown_stream. */
+static int find_stream(req *r, fd_cstream **cs)
+{
+    const char *id;
+    size_t idlen;
+    int perr = get_stream_id(r, &id, &idlen);
+    if (perr)
+        return perr;
+    *cs = fd_streams_find(r->c, id, idlen);
+    if (!*cs) {
+        r->errmsg = "no open stream with this id on this connection (never opened, "
+                    "closed, or ended by --stream-timeout)";
+        return FD_PERR_UNKNOWN_STREAM;
+    }
+    return 0;
+}
+
+/*
+ * The body of a chunk or close response: stream id, decision, the new
+ * matches that count (suppressed ones too with explain) with spans from
+ * the stream's start, and the release point.
+ */
+static void write_stream_result(req *r, const fd_cstream *cs, const fd_result *res,
+                                uint64_t release, bool explain)
+{
+    fd_buf *out = r->out;
+    const fd_ruleset *rs = fd_stream_ruleset(cs->st);
+    fd_buf_key(out, "stream");
+    fd_buf_json_str(out, cs->id, cs->idlen);
+    fd_buf_puts(out, ",\"decision\":\"");
+    fd_buf_puts(out, fd_action_name(res->decision));
+    fd_buf_puts(out, "\",\"matches\":[");
+    bool first = true;
+    for (size_t i = 0; i < res->n; i++) {
+        const fd_match *m = &res->matches[i];
+        if ((m->action == FD_ALLOW || m->suppressed) && !explain)
+            continue;
+        if (!first)
+            fd_buf_putc(out, ',');
+        first = false;
+        write_match(out, rs, m);
+    }
+    fd_buf_putc(out, ']');
+    if (res->dropped) {
+        fd_buf_puts(out, ",\"dropped\":");
+        fd_buf_u64(out, res->dropped);
+    }
+    fd_buf_puts(out, ",\"release\":");
+    fd_buf_u64(out, release);
+}
+
+/* Map an engine error of a stream op to a response error. */
+static int stream_error(req *r, int rc)
+{
+    switch (rc) {
+    case FD_EUTF8:
+        r->errmsg = "text is not valid UTF-8";
+        return FD_PERR_BAD_UTF8;
+    case FD_ETOOBIG:
+        r->errmsg = "stream too large (streams end at 4 GiB)";
+        return FD_PERR_TOO_LARGE;
+    default:
+        fd_error("stream: %s", fd_strerror(rc));
+        r->errmsg = "stream failed";
+        return FD_PERR_INTERNAL;
+    }
+}
+
+/*
+ * open: start stream `stream` on this connection with the current rules.
+ * Errors: stream_exists, too_many_streams (--max-streams), bad_request.
+ */
+static int op_open(req *r)
+{
+    fd_conn *c = r->c;
+    const char *id;
+    size_t idlen;
+    int perr = get_stream_id(r, &id, &idlen);
+    if (perr)
+        return perr;
+    char metabuf[FD_META_MAX + 8];
+    const char *meta;
+    perr = get_meta(r, metabuf, sizeof(metabuf), &meta);
+    if (perr)
+        return perr;
+    if (fd_streams_find(c, id, idlen)) {
+        r->errmsg = "a stream with this id is already open on this connection";
+        return FD_PERR_STREAM_EXISTS;
+    }
+    if (c->streams.n >= r->w->srv->cfg->max_streams) {
+        r->errmsg = "too many open streams on this connection (--max-streams)";
+        return FD_PERR_TOO_MANY_STREAMS;
+    }
+    fd_cstream *cs;
+    int rc = fd_cstream_open(c, id, idlen, meta, &cs);
+    if (rc != 0)
+        return stream_error(r, rc);
+    fd_buf *out = r->out;
+    fd_buf_key(out, "stream");
+    fd_buf_json_str(out, id, idlen);
+    fd_buf_puts(out, ",\"ok\":true,\"rules\":\"");
+    fd_buf_puts(out, fd_ruleset_version(fd_stream_ruleset(cs->st)));
+    fd_buf_putc(out, '"');
+    return 0;
+}
+
+/*
+ * chunk: feed `text` to the stream; answer the new matches, the decision
+ * so far and the release point. A block finishes the stream: it is
+ * audited now, later chunks get stream_blocked, close still answers.
+ */
+static int op_chunk(req *r)
+{
+    fd_conn *c = r->c;
+    fd_cstream *cs;
+    int perr = find_stream(r, &cs);
+    if (perr)
+        return perr;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(r->json, "text");
+    if (!cJSON_IsString(text)) {
+        r->errmsg = "chunk needs \"text\" (a string)";
+        return FD_PERR_BAD_REQUEST;
+    }
+    bool explain;
+    perr = get_explain(r, &explain);
+    if (perr)
+        return perr;
+    if (fd_stream_blocked(cs->st)) {
+        r->errmsg = "the stream was blocked; close it";
+        return FD_PERR_STREAM_BLOCKED;
+    }
+    uint64_t release;
+    fd_result *res = &r->w->result;
+    int rc = fd_cstream_feed(c, cs, text->valuestring, strlen(text->valuestring), res, &release);
+    if (rc == FD_ENOMEM || rc == FD_EHS || rc == FD_ESTATE) {
+        fd_cstream_end(c, cs, "error"); /* broken: nothing more can be done with it */
+        return stream_error(r, rc);
+    }
+    if (rc != 0)
+        return stream_error(r, rc); /* nothing of the chunk was taken */
+    if (res->decision == FD_BLOCK) {
+        /* AUDIT HOOK (block): the stream ends here; fail closed. */
+        size_t idl;
+        const char *idj = id_json(r, &idl);
+        if (fd_cstream_audit(c, cs, "block", idj, idl, (uv_hrtime() - r->t0) / 1000,
+                             r->id_start - 1 /* its response's { */) != 0) {
+            r->errmsg = "the audit record could not be written";
+            return FD_PERR_AUDIT_FAILED;
+        }
+    }
+    write_stream_result(r, cs, res, release, explain);
+    return 0;
+}
+
+/*
+ * close: end of the stream's text. Answers the last matches, the final
+ * decision and the release point (everything unless blocked), and frees
+ * the stream, also after an error.
+ */
+static int op_close(req *r)
+{
+    fd_conn *c = r->c;
+    fd_cstream *cs;
+    int perr = find_stream(r, &cs);
+    if (perr)
+        return perr;
+    bool explain;
+    perr = get_explain(r, &explain);
+    if (perr) {
+        fd_cstream_end(c, cs, "close");
+        return perr;
+    }
+    uint64_t release;
+    fd_result *res = &r->w->result;
+    int rc = fd_cstream_close(c, cs, res, &release);
+    if (rc != 0) {
+        perr = stream_error(r, rc);
+        fd_cstream_end(c, cs, "close");
+        return perr;
+    }
+    /* AUDIT HOOK (close): unless a block already audited the stream. */
+    size_t idl;
+    const char *idj = id_json(r, &idl);
+    if (fd_cstream_audit(c, cs, "close", idj, idl, (uv_hrtime() - r->t0) / 1000,
+                             r->id_start - 1 /* its response's { */) != 0) {
+        r->errmsg = "the audit record could not be written";
+        fd_cstream_end(c, cs, "close");
+        return FD_PERR_AUDIT_FAILED;
+    }
+    /* The matches name rules of the stream's rule set: write them before
+     * the stream (and its reference to that set) goes. */
+    write_stream_result(r, cs, res, release, explain);
+    fd_cstream_end(c, cs, "close");
     return 0;
 }
 
@@ -447,8 +708,8 @@ static int op_stats(req *r)
         .reloads_failed = atomic_load(&srv->reloads_failed),
         .uptime_s = (uv_hrtime() / 1000000 - srv->start_ms) / 1000,
         .threads = srv->nworkers,
-        .audit_enabled = 0,
     };
+    fd_audit_stats(srv, &x);
     fd_stats_write(r->out, threads, n, &x);
     return 0;
 }

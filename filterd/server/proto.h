@@ -9,8 +9,8 @@
  * (a string, or an integer of magnitude below 2^53, echoed with its JSON
  * type). Every op is one row of the op table in proto.c: its name, whether
  * it is a control op (root, the daemon's uid and --admin-uid only: others
- * get `forbidden`), and its handler. Later ops (open/chunk/close) are added
- * to that table and to the enum below.
+ * get `forbidden`), and its handler. The stream ops (open/chunk/close)
+ * keep their per-connection state in streams.h.
  *
  * Ownership: nothing here keeps a pointer to the request line after
  * returning.
@@ -29,6 +29,9 @@ enum {
     FD_OP_VERSION,
     FD_OP_STATS,
     FD_OP_RELOAD,
+    FD_OP_OPEN,
+    FD_OP_CHUNK,
+    FD_OP_CLOSE,
     FD_OP_COUNT
 };
 

@@ -207,13 +207,16 @@ int fd_server_check_config(const fd_config *cfg)
 
 /* ---- workers ------------------------------------------------------------ */
 
-/* End of a loop iteration: commit the audit batch, then write responses. */
+/* End of a loop iteration: commit the audit batch, then write responses.
+ * The commit comes first and unconditionally: records may be queued for
+ * connections that are not on the flush list (closing ones), and a failed
+ * commit rewrites the waiting responses into audit_failed before they go. */
 static void flush_cb(uv_check_t *h)
 {
     fd_worker *w = h->data;
+    fd_audit_commit(w);
     if (!w->dirty)
         return;
-    fd_audit_commit(w);
     fd_conn *c = w->dirty;
     w->dirty = NULL;
     while (c) {
@@ -299,6 +302,9 @@ static void wake_cb(uv_async_t *h)
     fd_reload_result *res = atomic_exchange(&w->pending_reload, NULL);
     if (res) {
         if (res->rs && res->rs != w->rs) {
+            /* Streams opened before keep their rule set (they hold a
+             * reference) and go on using this scratch: that stays valid for
+             * them because fd_scratch_update() only ever grows it. */
             int rc = fd_scratch_update(w->scratch, res->rs);
             if (rc == 0) {
                 fd_ruleset_unref(w->rs);
@@ -319,6 +325,7 @@ static void worker_main(void *arg)
 {
     fd_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    fd_audit_commit(w); /* records queued after the last flush (closing connections) */
     fd_jarena_thread_free();
 }
 
@@ -334,6 +341,10 @@ static int worker_init(fd_server *srv, fd_worker *w, unsigned idx)
         return -1;
     }
     w->rs = fd_ruleset_ref(srv->rs);
+    if (fd_audit_worker_init(w) != 0) {
+        fd_error("audit: out of memory");
+        return -1;
+    }
     if (uv_loop_init(&w->loop) != 0)
         return -1;
     w->loop_ok = true;
@@ -345,8 +356,12 @@ static int worker_init(fd_server *srv, fd_worker *w, unsigned idx)
     uv_unref((uv_handle_t *)&w->flush);
     uv_timer_init(&w->loop, &w->sweep);
     w->sweep.data = w;
-    if (srv->cfg->idle_timeout) {
-        uint64_t every = srv->cfg->idle_timeout < 10 ? 250 : 1000;
+    /* One sweep serves --idle-timeout and --stream-timeout: every second,
+     * or every 250 ms when either is short enough for that to matter. */
+    unsigned idle = srv->cfg->idle_timeout, sidle = srv->cfg->stream_timeout;
+    if (idle || sidle) {
+        bool fine = (idle && idle < 10) || (sidle && sidle < 10);
+        uint64_t every = fine ? 250 : 1000;
         uv_timer_start(&w->sweep, sweep_cb, every, every);
     }
     uv_unref((uv_handle_t *)&w->sweep);
@@ -383,6 +398,7 @@ static void worker_free(fd_worker *w)
     fd_result_free(&w->result);
     if (w->rs)
         fd_ruleset_unref(w->rs);
+    fd_audit_worker_free(w);
 }
 
 /* ---- the acceptor (main thread) ---------------------------------------- */
@@ -605,10 +621,7 @@ static void signal_cb(uv_signal_t *h, int signum)
         fd_server_request_reload(srv);
         break;
     case SIGUSR1:
-        if (srv->cfg->audit_path)
-            fd_warn("SIGUSR1: audit log reopen is not implemented yet");
-        else
-            fd_info("SIGUSR1: no audit log configured, nothing to reopen");
+        fd_audit_reopen(srv);
         break;
     }
 }
@@ -643,6 +656,9 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
     uv_loop_t main_loop;
 
     signal(SIGPIPE, SIG_IGN);
+    /* Over RLIMIT_FSIZE a write fails with EFBIG instead of killing us: the
+     * audit log then answers audit_failed like on a full device. */
+    signal(SIGXFSZ, SIG_IGN);
     raise_fd_limit();
     fd_jarena_install();
 
@@ -650,11 +666,16 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
         fd_warn("--watch is not implemented yet; use SIGHUP or 'filterctl reload'");
     if (cfg->cache_dir)
         fd_warn("--cache-dir is not implemented yet; rules are compiled at every start");
-    if (cfg->audit_path)
-        fd_warn("--audit is not implemented yet; no audit log is written");
+    /* The audit log before the socket: a daemon that cannot record its
+     * decisions must not accept requests for them. */
+    if (fd_audit_open(srv) != 0) {
+        fd_ruleset_unref(rs);
+        return 1;
+    }
 
     srv->listen_fd = make_listener(cfg, &ino);
     if (srv->listen_fd < 0) {
+        fd_audit_close(srv);
         fd_ruleset_unref(rs);
         return 1;
     }
@@ -663,6 +684,7 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
     srv->loop = &main_loop;
     uv_async_init(srv->loop, &srv->reload_async, reload_async_cb);
     srv->reload_async.data = srv;
+    fd_audit_start(srv);
 
     srv->workers = calloc(cfg->threads, sizeof(fd_worker));
     if (!srv->workers) {
@@ -712,6 +734,7 @@ out_workers:
         worker_free(&srv->workers[i]);
     free(srv->workers);
 out:
+    fd_audit_close(srv); /* the workers are gone: every batch is committed */
     uv_close((uv_handle_t *)&srv->reload_async, NULL);
     uv_run(srv->loop, UV_RUN_DEFAULT);
     uv_loop_close(srv->loop);

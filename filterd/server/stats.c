@@ -139,6 +139,10 @@ void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
     fd_buf_puts(out, ",\"streams\":{");
     kv(out, "current", SUM(streams_current), 0);
     kv(out, "total", SUM(streams_total), 1);
+    kv(out, "blocked", SUM(streams_blocked), 1);
+    kv(out, "expired", SUM(streams_expired), 1);
+    kv(out, "bytes", SUM(streams_bytes), 1);
+    kv(out, "memory", SUM(streams_mem), 1);
     fd_buf_putc(out, '}');
 
     fd_buf_puts(out, ",\"rules\":{\"version\":");
@@ -154,6 +158,14 @@ void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
 
     fd_buf_puts(out, ",\"audit\":{\"enabled\":");
     fd_buf_puts(out, extra->audit_enabled ? "true" : "false");
+    if (extra->audit_enabled) {
+        kv(out, "records", extra->audit_records, 1);
+        kv(out, "writes", extra->audit_writes, 1);
+        kv(out, "errors", extra->audit_errors, 1);
+        kv(out, "next_seq", extra->audit_next_seq, 1);
+        fd_buf_puts(out, ",\"failing\":");
+        fd_buf_puts(out, extra->audit_failing ? "true" : "false");
+    }
     fd_buf_putc(out, '}');
 
     kv(out, "threads", extra->threads, 1);

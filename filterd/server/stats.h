@@ -43,8 +43,12 @@ typedef struct fd_stats {
     fd_counter conns_current;
     fd_counter conns_total;
     fd_counter conns_rejected;              /* over --max-connections */
-    fd_counter streams_current;
-    fd_counter streams_total;
+    fd_counter streams_current;             /* open now */
+    fd_counter streams_total;               /* opened */
+    fd_counter streams_blocked;             /* ended by a block */
+    fd_counter streams_expired;             /* ended by --stream-timeout */
+    fd_counter streams_bytes;               /* text bytes fed to streams */
+    fd_counter streams_mem;                 /* fd_stream_bytes() of the open ones */
 } fd_stats;
 
 /* Single-writer increment: only the owning thread calls these. */
@@ -72,6 +76,10 @@ typedef struct fd_stats_extra {
     uint64_t uptime_s;
     unsigned threads;
     int audit_enabled;
+    uint64_t audit_records, audit_writes; /* since start: records, write(2) calls */
+    uint64_t audit_errors;                /* failed writes (batches answered audit_failed) */
+    uint64_t audit_next_seq;
+    int audit_failing;                    /* the last write failed */
 } fd_stats_extra;
 
 /*

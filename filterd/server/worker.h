@@ -31,6 +31,7 @@
 typedef struct fd_server fd_server;
 typedef struct fd_worker fd_worker;
 typedef struct fd_conn fd_conn;
+typedef struct fd_audit fd_audit;
 
 /*
  * The outcome of one reload, handed from the main thread to every worker.
@@ -103,6 +104,7 @@ struct fd_worker {
     fd_scratch *scratch;
     fd_result result;
     fd_stats stats;      /* read by other threads (relaxed) */
+    struct fd_audit_worker *audit; /* audit.c: this worker's batch, NULL without --audit */
 
     /* cross thread: set by the main thread, then wake is sent */
     fd_handoff handoff;  /* newly accepted connections */
@@ -133,6 +135,7 @@ struct fd_server {
     unsigned nworkers;
 
     fd_ruleset *rs;               /* main thread: the current rule set */
+    fd_audit *audit;              /* audit.c: the audit log, NULL without --audit */
     atomic_uint nconns;           /* all workers: for --max-connections */
     _Atomic uint64_t reloads_ok;
     _Atomic uint64_t reloads_failed;

@@ -65,9 +65,11 @@ typedef struct filterd_result {
     filterd_decision decision;
     filterd_match *matches;
     size_t nmatches;
-    char rules[72];            /* the rule-set version */
-    uint64_t us;               /* server time in µs */
+    char rules[72];            /* the rule-set version (check only; "" for streams) */
+    uint64_t us;               /* server time in µs (check only) */
     char *raw;                 /* the response line as received (no '\n') */
+    uint64_t release;          /* streams: bytes from the stream's start that may be
+                                  delivered now (0 for check) */
 } filterd_result;
 
 /* Flags of filterd_client_check(). */
@@ -119,6 +121,55 @@ int filterd_client_stats(filterd_client *c, char **json);
  * and --admin-uid only). On FILTERD_ESERVER with code "bad_rules" the
  * message lists the errors as FILE:LINE: message lines. */
 int filterd_client_reload(filterd_client *c, char **json);
+
+/*
+ * Streams: one text checked while it is produced (e.g. a model's answer),
+ * chunk by chunk, on this client's connection (docs/protocol.md, "Streams").
+ *
+ *     filterd_client_stream_open(c, "s1", NULL);
+ *     for each piece of the answer:
+ *         filterd_client_stream_chunk(c, "s1", piece, n, &r);
+ *         deliver the answer's bytes [delivered, r.release), then
+ *         delivered = r.release; stop if r.decision == FILTERD_BLOCK;
+ *         filterd_result_free(&r);
+ *     filterd_client_stream_close(c, "s1", &r);   (deliver up to r.release)
+ *
+ * STREAM is the stream's id (1 to 256 bytes, unique among the streams open
+ * on this connection); a stream lives on the connection it was opened on
+ * and ends with it. The daemon answers errors with FILTERD_ESERVER and
+ * filterd_client_error_code(): "unknown_stream" (never opened, closed, or
+ * ended by the daemon's --stream-timeout), "stream_exists",
+ * "stream_blocked" (a chunk after a block), "too_many_streams"
+ * (--max-streams), "bad_utf8", "bad_request", "too_large".
+ */
+
+/* Open stream STREAM. META: NULL or the text of a JSON object for the
+ * audit record. Returns 0 or a FILTERD_E* code. */
+int filterd_client_stream_open(filterd_client *c, const char *stream, const char *meta);
+
+/*
+ * Send the next LEN bytes of the stream's text. A chunk must end on a
+ * UTF-8 character boundary (the protocol is JSON): cut with
+ * filterd_utf8_boundary(). Fills *RES (zeroed on entry; release it with
+ * filterd_result_free() whatever the return value): the decision over the
+ * stream so far, the matches found with this chunk (spans are byte offsets
+ * from the stream's start), and `release`. After a block the stream takes
+ * no more chunks; close it.
+ */
+int filterd_client_stream_chunk(filterd_client *c, const char *stream, const char *text,
+                                size_t len, filterd_result *res);
+
+/*
+ * End the stream's text and free it in the daemon: *RES gets the final
+ * decision of the whole stream, the last matches, and `release` (the whole
+ * length unless blocked). As filterd_client_stream_chunk for *RES.
+ */
+int filterd_client_stream_close(filterd_client *c, const char *stream, filterd_result *res);
+
+/* The longest prefix of TEXT[0, LEN) that ends on a UTF-8 character
+ * boundary (LEN itself when TEXT does not end inside a character). Only
+ * the last character is looked at: validity is the daemon's business. */
+size_t filterd_utf8_boundary(const char *text, size_t len);
 
 /*
  * Send one request REQUEST_JSON (a JSON object, no newline) and return the

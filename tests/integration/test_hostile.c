@@ -24,7 +24,7 @@
 #include "harness.h"
 
 /* Growth of the daemon's RSS that any abuse below may cause, at most. */
-#define FD_RSS_BOUND_KIB (64 * 1024)
+#define FD_RSS_BOUND_KIB (16 * 1024)
 
 TestSuite(hostile, .init = fdt_setup, .fini = fdt_teardown, .timeout = 120);
 
