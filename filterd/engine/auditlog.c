@@ -241,9 +241,10 @@ int fd_auditlog_open(const char *path, fd_audit_fsync mode, fd_auditlog **out, f
     a->path = strdup(path);
     a->fd = a->path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) : -1;
     if (a->fd < 0) {
+        int rc = a->path ? FD_EIO : FD_ENOMEM; /* before close frees a */
         fd_diag_add(warn, path, 0, "cannot open the audit log: %s", strerror(errno));
         fd_auditlog_close(a);
-        return a->path ? FD_EIO : FD_ENOMEM;
+        return rc;
     }
     int r = recover(a, warn);
     if (r) {
@@ -383,14 +384,20 @@ int fd_auditlog_commit(fd_auditlog *a, fd_audit_batch *batch)
     return me.status ? FD_EIO : 0;
 }
 
+/* The sync runs on a duplicate of the descriptor, outside the lock:
+ * writers must not wait for a disk flush (and a reopen meanwhile only
+ * means the old file is synced once more). */
 int fd_auditlog_sync(fd_auditlog *a)
 {
     if (!a->path)
         return 0;
     pthread_mutex_lock(&a->mu);
-    int fd = a->fd;
-    int r = fdatasync(fd);
+    int fd = dup(a->fd);
     pthread_mutex_unlock(&a->mu);
+    if (fd < 0)
+        return FD_EIO;
+    int r = fdatasync(fd);
+    close(fd);
     return r ? FD_EIO : 0;
 }
 

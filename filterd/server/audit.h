@@ -139,6 +139,13 @@ int fd_audit_stream(fd_worker *w, const fd_audit_stream_input *in);
  */
 int fd_audit_commit(fd_worker *w);
 
+/*
+ * On W's thread after its loop has ended: write the records queued after
+ * the last flush (streams ended by a connection's close callback). No
+ * response waits for them any more: the connections are gone.
+ */
+void fd_audit_finish(fd_worker *w);
+
 /* ---- lifecycle (main thread) ---- */
 
 /*

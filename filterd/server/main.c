@@ -5,6 +5,7 @@
  * manager (systemd, runit, a container runtime) and logs to stderr;
  * --foreground is accepted for compatibility and changes nothing.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,11 @@ int main(int argc, char **argv)
         return rc;
     }
 
+    /* Until the server installs its handlers (after the rules compiled),
+     * a reload or a log rotation must not kill a daemon that is starting:
+     * they have nothing to act on yet. */
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
     fd_info("filterd %s starting: rules %s", FILTERD_VERSION, cfg.rules_dir);
     fd_diag diag = FD_DIAG_INIT;
     fd_ruleset *rs = NULL;

@@ -58,6 +58,11 @@ static void healthy_client_during(abuse *a, int min_checks)
     long rss0 = fdt_rss_kib(fdt_d.pid);
     cr_assert_gt(rss0, 0);
     fdt_conn *c = fdt_connect(fdt_d.sock);
+    /* Accepted and served before the abuse begins (a flood of connections
+     * must not find it still in the listen queue). */
+    char *hello = fdt_roundtrip(c, "{\"op\":\"ping\"}");
+    cr_assert(hello && strstr(hello, "\"ok\":true"), "%s", hello ? hello : "(none)");
+    free(hello);
     pthread_t t;
     pthread_create(&t, NULL, abuse_thread, a);
     int n = 0, fast = 0;

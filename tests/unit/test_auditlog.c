@@ -355,3 +355,18 @@ Test(auditlog, failed_write_leaves_file_whole_then_recovers)
     fd_diag_free(&w);
     check_chain(path, 15);
 }
+
+/* A path that cannot be opened: FD_EIO and the reason, nothing left
+ * allocated (the error path once read the log after freeing it). */
+Test(auditlog, open_failure_reports_and_frees)
+{
+    char bad[200];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/audit.log", dir);
+    fd_auditlog *a = NULL;
+    fd_diag w = FD_DIAG_INIT;
+    cr_assert_eq(fd_auditlog_open(bad, FD_AUDIT_FSYNC_NEVER, &a, &w), FD_EIO);
+    cr_assert_null(a);
+    cr_assert_eq(w.n, 1);
+    cr_assert(strstr(w.lines[0], "cannot open the audit log"), "%s", w.lines[0]);
+    fd_diag_free(&w);
+}
