@@ -325,7 +325,7 @@ static void worker_main(void *arg)
 {
     fd_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    fd_audit_commit(w); /* records queued after the last flush (closing connections) */
+    fd_audit_finish(w); /* records queued after the last flush (closing connections) */
     fd_jarena_thread_free();
 }
 
