@@ -706,6 +706,12 @@ static int op_stats(req *r)
         .ncats = ncats,
         .reloads_ok = atomic_load(&srv->reloads_ok),
         .reloads_failed = atomic_load(&srv->reloads_failed),
+        .last_reload_at = atomic_load(&srv->last_reload_at),
+        .last_reload_ok = atomic_load(&srv->last_reload_ok),
+        .last_reload_us = atomic_load(&srv->last_reload_us),
+        .last_reload_cached = atomic_load(&srv->last_reload_cached),
+        .rules_load_ms = fd_ruleset_compile_ms(rs),
+        .rules_cached = fd_ruleset_cached(rs),
         .uptime_s = (uv_hrtime() / 1000000 - srv->start_ms) / 1000,
         .threads = srv->nworkers,
     };

@@ -24,6 +24,8 @@
  * file is removed and the process exits 0.
  */
 #include "server.h"
+#include "notify.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -35,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -496,7 +499,8 @@ static void reload_work_cb(uv_work_t *req)
     fd_diag diag = FD_DIAG_INIT;
     srv->reload_new = NULL;
     srv->reload_errors = NULL;
-    int rc = fd_ruleset_load(srv->cfg->rules_dir, &srv->reload_new, &diag);
+    fd_ruleset_opts opts = {srv->cfg->cache_dir};
+    int rc = fd_ruleset_load_opts(srv->cfg->rules_dir, &opts, &srv->reload_new, &diag);
     if (rc != 0) {
         srv->reload_errors = fd_diag_join(&diag);
         if (!srv->reload_errors) {
@@ -531,11 +535,19 @@ static void reload_after_cb(uv_work_t *req, int status)
         fd_ruleset_unref(srv->rs);
         srv->rs = fd_ruleset_ref(res->rs);
         atomic_fetch_add(&srv->reloads_ok, 1);
-        fd_info("rules reloaded from %s: version %s, %zu rules, compiled in %.1f ms",
-                srv->cfg->rules_dir, res->version, res->nrules, fd_ruleset_compile_ms(res->rs));
+        atomic_store(&srv->last_reload_at, (uint64_t)time(NULL));
+        atomic_store(&srv->last_reload_ok, 1);
+        atomic_store(&srv->last_reload_us, (uint64_t)(fd_ruleset_compile_ms(res->rs) * 1000));
+        atomic_store(&srv->last_reload_cached, fd_ruleset_cached(res->rs));
+        fd_info("rules reloaded from %s: version %s, %zu rules, %s in %.1f ms",
+                srv->cfg->rules_dir, res->version, res->nrules,
+                fd_ruleset_cached(res->rs) ? "from the cache" : "compiled",
+                fd_ruleset_compile_ms(res->rs));
     } else {
         res->errors = srv->reload_errors;
         atomic_fetch_add(&srv->reloads_failed, 1);
+        atomic_store(&srv->last_reload_at, (uint64_t)time(NULL));
+        atomic_store(&srv->last_reload_ok, 0);
         fd_error("reload of %s failed, keeping rules %s:", srv->cfg->rules_dir,
                  fd_ruleset_version(srv->rs));
         for (char *line = res->errors, *nl; line && *line; line = nl ? nl + 1 : NULL) {
@@ -597,6 +609,9 @@ static void stop(fd_server *srv, const char *why)
     uv_close((uv_handle_t *)&srv->sig_int, NULL);
     uv_close((uv_handle_t *)&srv->sig_hup, NULL);
     uv_close((uv_handle_t *)&srv->sig_usr1, NULL);
+    fd_notify("STOPPING=1");
+    fd_watch_stop(srv->watch);
+    srv->watch = NULL;
     /* reload_async stays open until the workers are joined: they may still
      * send to it. Unreferenced, it no longer keeps this loop running. */
     uv_unref((uv_handle_t *)&srv->reload_async);
@@ -633,6 +648,18 @@ static void start_signal(fd_server *srv, uv_signal_t *h, int signum)
     uv_signal_start(h, signal_cb, signum);
 }
 
+/* How long a rule directory must be quiet after a change before --watch
+ * reloads: one save, or a `git pull` of many files, makes one reload. */
+#define FD_WATCH_DEBOUNCE_MS 300
+
+/* --watch: rule files changed (and have been quiet for a moment). */
+static void watch_cb(void *arg)
+{
+    fd_server *srv = arg;
+    fd_info("rule files changed: reload requested");
+    fd_server_request_reload(srv);
+}
+
 /* Let the daemon hold as many connections as the hard limit allows. */
 static void raise_fd_limit(void)
 {
@@ -662,10 +689,6 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
     raise_fd_limit();
     fd_jarena_install();
 
-    if (cfg->watch)
-        fd_warn("--watch is not implemented yet; use SIGHUP or 'filterctl reload'");
-    if (cfg->cache_dir)
-        fd_warn("--cache-dir is not implemented yet; rules are compiled at every start");
     /* The audit log before the socket: a daemon that cannot record its
      * decisions must not accept requests for them. */
     if (fd_audit_open(srv) != 0) {
@@ -715,8 +738,20 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
     start_signal(srv, &srv->sig_hup, SIGHUP);
     start_signal(srv, &srv->sig_usr1, SIGUSR1);
 
+    if (cfg->watch) {
+        int wr = fd_watch_start(srv->loop, cfg->rules_dir, FD_WATCH_DEBOUNCE_MS, watch_cb, srv,
+                                &srv->watch);
+        if (wr)
+            fd_warn("--watch: cannot watch %s: %s; reload with SIGHUP instead", cfg->rules_dir,
+                    uv_strerror(wr));
+        else
+            fd_info("watching %s (%u directories) for rule changes", cfg->rules_dir,
+                    fd_watch_count(srv->watch));
+    }
+
     fd_info("ready: listening on %s (%u threads, %zu rules, version %s)", cfg->socket_path,
             srv->nworkers, fd_ruleset_nrules(srv->rs), fd_ruleset_version(srv->rs));
+    fd_notify("READY=1\nSTATUS=listening");
     uv_run(srv->loop, UV_RUN_DEFAULT);
     status = 0;
 

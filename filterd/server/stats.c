@@ -149,11 +149,24 @@ void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
     fd_buf_json_str(out, extra->rules_version, strlen(extra->rules_version));
     kv(out, "count", extra->rules_count, 1);
     kv(out, "categories", extra->ncats, 1);
+    kv(out, "load_us", (uint64_t)(extra->rules_load_ms * 1000), 1);
+    fd_buf_puts(out, ",\"cached\":");
+    fd_buf_puts(out, extra->rules_cached ? "true" : "false");
     fd_buf_putc(out, '}');
 
     fd_buf_puts(out, ",\"reloads\":{");
     kv(out, "ok", extra->reloads_ok, 0);
     kv(out, "failed", extra->reloads_failed, 1);
+    if (extra->last_reload_at) {
+        fd_buf_puts(out, ",\"last\":{");
+        kv(out, "at", extra->last_reload_at, 0);
+        fd_buf_puts(out, ",\"ok\":");
+        fd_buf_puts(out, extra->last_reload_ok ? "true" : "false");
+        kv(out, "load_us", extra->last_reload_us, 1);
+        fd_buf_puts(out, ",\"cached\":");
+        fd_buf_puts(out, extra->last_reload_cached ? "true" : "false");
+        fd_buf_putc(out, '}');
+    }
     fd_buf_putc(out, '}');
 
     fd_buf_puts(out, ",\"audit\":{\"enabled\":");

@@ -73,6 +73,12 @@ typedef struct fd_stats_extra {
     const char *const *cat_ids; /* names of category indices, ncats of them */
     size_t ncats;
     uint64_t reloads_ok, reloads_failed;
+    uint64_t last_reload_at;  /* unix seconds, 0: no reload yet */
+    int last_reload_ok;
+    uint64_t last_reload_us;  /* compile or cache-load time of the last good reload */
+    int last_reload_cached;
+    double rules_load_ms;     /* the rule set in use: compile or cache-load time */
+    int rules_cached;
     uint64_t uptime_s;
     unsigned threads;
     int audit_enabled;

@@ -55,6 +55,8 @@ static void on_timer_closed(uv_handle_t *h)
     release(h->data);
 }
 
+static void on_quiet(uv_timer_t *t);
+
 /* Any event restarts the quiet period. */
 static void on_event(uv_fs_event_t *h, const char *name, int events, int status)
 {
@@ -62,7 +64,7 @@ static void on_event(uv_fs_event_t *h, const char *name, int events, int status)
     dwatch *d = h->data;
     fd_watch *w = d->w;
     if (!w->stopping)
-        uv_timer_start(&w->timer, NULL, w->debounce_ms, 0);
+        uv_timer_start(&w->timer, on_quiet, w->debounce_ms, 0);
 }
 
 static dwatch *find(fd_watch *w, const char *path)

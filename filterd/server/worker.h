@@ -139,6 +139,14 @@ struct fd_server {
     atomic_uint nconns;           /* all workers: for --max-connections */
     _Atomic uint64_t reloads_ok;
     _Atomic uint64_t reloads_failed;
+    /* The last reload, for `stats` (written by the main thread): when (unix
+     * seconds, 0 = none yet), whether it worked, and how long the compile or
+     * the cache load took. */
+    _Atomic uint64_t last_reload_at;
+    atomic_int last_reload_ok;
+    _Atomic uint64_t last_reload_us;
+    atomic_int last_reload_cached;
+    struct fd_watch *watch;       /* --watch, or NULL */
     _Atomic uint64_t reload_req_gen; /* bumped by every reload request */
     uint64_t reload_started_gen;  /* main thread */
     bool reload_running;          /* main thread */

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -31,6 +34,18 @@ static const char *decision(fdt_conn *c, const char *text)
     snprintf(out, sizeof out, "%.*s", (int)strcspn(d + 12, "\""), d + 12);
     free(line);
     return out;
+}
+
+/* Each worker takes a new rule set between two requests, a moment after
+ * the reload: ask again (bounded) until TEXT gets WANT. */
+static void eventually(fdt_conn *c, const char *text, const char *want)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (strcmp(decision(c, text), want) == 0)
+            return;
+        poll(NULL, 0, 5);
+    }
+    cr_assert_fail("'%s' never became %s", text, want);
 }
 
 /* Wait (bounded) for the Nth "rules reloaded" line of the daemon's log:
@@ -64,7 +79,7 @@ Test(reload, watch_edit_add_remove_rename)
     /* an edit */
     fdt_write_file(fdt_d.rules, "watched.rules", "@category A1.4\nzorblax\n");
     wait_reloads(1);
-    cr_assert_str_eq(decision(c, "zorblax"), "block");
+    eventually(c, "zorblax", "block");
 
     /* an added file in a new directory */
     char sub[4200];
@@ -72,7 +87,7 @@ Test(reload, watch_edit_add_remove_rename)
     mkdir(sub, 0755);
     fdt_write_file(fdt_d.rules, "more/added.rules", "@category A1.4\n@action flag\nquuxly\n");
     wait_reloads(2);
-    cr_assert_str_eq(decision(c, "quuxly"), "flag");
+    eventually(c, "quuxly", "flag");
 
     /* a save by rename, as editors do: write a temporary file, rename it */
     fdt_write_file(fdt_d.rules, ".watched.rules.swp", "@category A1.4\n@action flag\nzorblax\n");
@@ -81,12 +96,12 @@ Test(reload, watch_edit_add_remove_rename)
     snprintf(to, sizeof to, "%s/watched.rules", fdt_d.rules);
     cr_assert_eq(rename(from, to), 0);
     wait_reloads(3);
-    cr_assert_str_eq(decision(c, "zorblax"), "flag");
+    eventually(c, "zorblax", "flag");
 
     /* a removed file */
     cr_assert_eq(unlink(to), 0);
     wait_reloads(4);
-    cr_assert_str_eq(decision(c, "zorblax"), "allow");
+    eventually(c, "zorblax", "allow");
 
     /* a broken edit keeps the old rules and names the line */
     fdt_write_file(fdt_d.rules, "broken.rules", "@category A1.4\n@action maybe\n");
@@ -121,4 +136,37 @@ Test(reload, cache_hit_on_restart)
     cr_assert(line && strstr(line, "\"reload\""), "%s", line ? line : "(none)");
     free(line);
     fdt_close(c);
+}
+
+/* systemd's Type=notify: READY=1 once the rules are loaded and the socket
+ * listens, STOPPING=1 on SIGTERM. */
+Test(reload, sd_notify_ready_and_stopping)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/notify.sock", fdt_d.dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    cr_assert_lt(snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path), (int)sizeof sa.sun_path);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    cr_assert(fdt_start(NULL) == 0, "%s", fdt_d.log);
+    unsetenv("NOTIFY_SOCKET");
+    char buf[256];
+    struct pollfd p = {fd, POLLIN, 0};
+    cr_assert_eq(poll(&p, 1, FDT_TIMEOUT_MS), 1, "no notification");
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "READY=1"), "%s", buf);
+    /* ready means answering */
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+    cr_assert_str_eq(decision(c, "bomb"), "block");
+    fdt_close(c);
+    cr_assert_eq(fdt_stop(&fdt_d, SIGTERM), 0);
+    cr_assert_eq(poll(&p, 1, FDT_TIMEOUT_MS), 1, "no STOPPING notification");
+    n = recv(fd, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "STOPPING=1"), "%s", buf);
+    close(fd);
 }
