@@ -1055,6 +1055,52 @@ Test(norm, fast_equals_reference_on_random_soup, .init = diff_setup, .fini = dif
     free(text);
 }
 
+/* ASCII prose for the 64-byte windows: words of every length (past 16
+ * and 64 bytes), single and repeated blanks, line breaks alone and inside
+ * white space runs, terminators before and after blanks, runs around the
+ * noise limit, one-letter words before terminators, all at every offset
+ * of a window and across its end; now and then a byte that cuts a window
+ * (non-ASCII, invisible control, DEL, invalid) or a strong terminator
+ * (their own fast path), and texts that start with separators, so the
+ * windows also begin before anything was emitted. */
+Test(norm, fast_equals_reference_on_ascii_prose, .init = diff_setup, .fini = diff_teardown,
+     .timeout = 300) {
+    static const char *seps[] = {
+        " ", " ", " ", " ", "  ", "   ", "    ", "\t", "\n", "\n\n", " \n", "\r\n", "\n ", "\v", "\f",
+        ". ", ", ", "! ", "? ", "; ", ": ", ".", ",", "-", " - ", "--", "'", "\"", ".\" ", "!? ",
+        " .", "...", ". . ", "(", ") ", "_", "*", "@", "[", "`", "{", "~", "/", ".\n", ",\t",
+        "-*-*",
+        /* bytes that cut a window, and strong terminators (mapped or
+         * not: ，→ "," and 。) next to ASCII */
+        "\x1b", "\x7f", "\x01", "\xc3\xa9", "\xe7\x82\xb8", "\xff", "\u200b", "\u3000", "。", "，",
+        "、", "！", "：", "；", "？", "．", "｡", "､", "﹐", "﹒",
+    };
+    const size_t ncut = 20; /* the last ones */
+    size_t ns = sizeof seps / sizeof *seps;
+    uint64_t seed = 0xA5C11;
+    char text[1200];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t target = rnd(&seed) % (iter % 10 == 0 ? 1100 : 200), n = 0;
+        int cutting = (int)(rnd(&seed) % 3); /* 0: only ASCII separators without cuts */
+        while (n < target && n + 80 < sizeof text) {
+            uint64_t r = rnd(&seed);
+            if (r % 2) {
+                size_t wl = r % 50 == 1 ? 17 + (r >> 8) % 60 : 1 + (r >> 8) % 9;
+                for (size_t k = 0; k < wl; k++) {
+                    uint64_t c = rnd(&seed) % 62;
+                    text[n++] = (char)(c < 10 ? '0' + c : c < 36 ? 'a' + c - 10 : 'A' + c - 36);
+                }
+            } else {
+                const char *a = seps[(r >> 4) % (cutting ? ns : ns - ncut)];
+                size_t l = strlen(a);
+                memcpy(text + n, a, l);
+                n += l;
+            }
+        }
+        check_against_reference(text, n, &seed);
+    }
+}
+
 Test(norm, both_rejects_bad_arguments) {
     cr_assert_eq(fd_norm_both("x", 1, &nb, &nb), FD_EINVAL);
     fd_norm_state k, s;

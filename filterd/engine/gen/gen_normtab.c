@@ -407,11 +407,15 @@ int main(int argc, char **argv) {
      *    surrogate 3-byte sequence never passes the test.
      *  - punct_bmp: the same for punctuation/symbols (class PUNCT, not
      *    terminators) that are their own image: box drawing, quotes, 《》.
+     *  - break_bmp: the same for strong terminators (class BREAK: 。，、！？
+     *    ；：and their forms) with an image of 1 to 4 bytes, mapped (，→ ",")
+     *    or not (。); the pool is followed by 3 more zero bytes, so 4 bytes
+     *    can be read at any image offset.
      *  - The ASCII word loop folds 8 bytes at a time with arithmetic, so it
      *    relies on ASCII word characters being exactly [0-9A-Za-z] with
      *    images [0-9a-z]: checked here, the build fails otherwise. */
     int max_growth = 1;
-    static uint8_t ident_bmp[0x10000 / 8], punct_bmp[0x10000 / 8];
+    static uint8_t ident_bmp[0x10000 / 8], punct_bmp[0x10000 / 8], break_bmp[0x10000 / 8];
     for (int32_t c = 0; c < NCP; c++) {
         if (FD_ENTRY_LEN(entry_of[c]) > 0) {
             int clen = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
@@ -422,6 +426,10 @@ int main(int argc, char **argv) {
             ident_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
         if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_PUNCT)
             punct_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+        if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && cls[c] == C_BREAK &&
+            (entry_of[c] == C_BREAK ||
+             (FD_ENTRY_LEN(entry_of[c]) > 0 && FD_ENTRY_LEN(entry_of[c]) <= 4)))
+            break_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
     }
     for (int c = 0; c < 128; c++) {
         int alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
@@ -429,6 +437,19 @@ int main(int argc, char **argv) {
         if ((cls[c] == C_WORD) != alnum || (alnum && (img[c].n != 1 || img[c].cp[0] != want)))
             die("ASCII word characters are not [0-9A-Za-z] folding to lower case: "
                 "norm.c's ASCII fast path must change", "");
+        /* norm.c's ASCII windows classify with SSE2 compares, assuming
+         * this layout of the other ASCII classes and one-byte punctuation
+         * images equal to the byte. */
+        int assumed = alnum ? C_WORD
+                      : c == ' ' || c == '\t' ? C_SPACE
+                      : c >= '\n' && c <= '\r' ? C_NL
+                      : c < 0x20 || c == 0x7F ? C_INVIS
+                      : strchr("!,.:;?", c) ? C_TERM
+                                            : C_PUNCT;
+        if (cls[c] != assumed ||
+            ((assumed == C_PUNCT || assumed == C_TERM) && (img[c].n != 1 || img[c].cp[0] != c)))
+            die("the ASCII classes are not the ones norm.c's ASCII windows assume: "
+                "they must change", "");
     }
 
     /* Distinct entries → 16-bit indices. */
@@ -505,18 +526,23 @@ int main(int argc, char **argv) {
     fprintf(h, "extern const uint16_t fd_nt_stage1[%zu];\n", nb1);
     fprintf(h, "extern const uint16_t fd_nt_stage2[%zu];\n", nblocks * bs);
     fprintf(h, "extern const uint32_t fd_nt_entries[%zu];\n", nentries);
-    fprintf(h, "extern const char fd_nt_pool[%zu];\n", pool_len + 1);
+    fprintf(h, "extern const char fd_nt_pool[%zu]; /* the images, then 4 zero bytes */\n", pool_len + 4);
     fprintf(h,
             "/* Bit cp set: cp is a 3-byte character (U+0800..U+FFFF, not a surrogate)\n"
             " * that is a word character whose image is itself (its entry is 0).\n"
             " * Derived from the entries, for fast paths. */\n"
             "extern const uint8_t fd_nt_ident_bmp[8192];\n"
             "/* The same for class FD_NC_PUNCT characters that are their own image. */\n"
-            "extern const uint8_t fd_nt_punct_bmp[8192];\n\n"
+            "extern const uint8_t fd_nt_punct_bmp[8192];\n"
+            "/* The same for class FD_NC_BREAK characters, mapped or not, whose image\n"
+            " * is 1 to 4 bytes long (4 bytes can be read at any fd_nt_pool offset). */\n"
+            "extern const uint8_t fd_nt_break_bmp[8192];\n\n"
             "static inline int fd_nt_ident_bmp_has(uint32_t cp) {\n"
             "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
             "static inline int fd_nt_punct_bmp_has(uint32_t cp) {\n"
-            "    return (fd_nt_punct_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n");
+            "    return (fd_nt_punct_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
+            "static inline int fd_nt_break_bmp_has(uint32_t cp) {\n"
+            "    return (fd_nt_break_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n");
     fprintf(h,
             "static inline uint32_t fd_nt_lookup(uint32_t cp) {\n"
             "    return fd_nt_entries[fd_nt_stage2[((uint32_t)fd_nt_stage1[cp >> FD_NT_SHIFT] << FD_NT_SHIFT) |\n"
@@ -540,12 +566,14 @@ int main(int argc, char **argv) {
     emit_array_u16(o, "fd_nt_stage2", stage2, nblocks * bs);
     fprintf(o, "const uint32_t fd_nt_entries[%zu] = {", nentries);
     for (size_t i = 0; i < nentries; i++) fprintf(o, "%s%uu,", i % 8 ? "" : "\n", entries[i]);
-    fprintf(o, "\n};\n\nconst char fd_nt_pool[%zu] = {", pool_len + 1);
+    fprintf(o, "\n};\n\nconst char fd_nt_pool[%zu] = {", pool_len + 4);
     for (size_t i = 0; i < pool_len; i++) fprintf(o, "%s%d,", i % 16 ? "" : "\n", (signed char)pool[i]);
-    fprintf(o, "0\n};\n\nconst uint8_t fd_nt_ident_bmp[8192] = {");
+    fprintf(o, "0,0,0,0\n};\n\nconst uint8_t fd_nt_ident_bmp[8192] = {");
     for (size_t i = 0; i < sizeof ident_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", ident_bmp[i]);
     fprintf(o, "\n};\n\nconst uint8_t fd_nt_punct_bmp[8192] = {");
     for (size_t i = 0; i < sizeof punct_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", punct_bmp[i]);
+    fprintf(o, "\n};\n\nconst uint8_t fd_nt_break_bmp[8192] = {");
+    for (size_t i = 0; i < sizeof break_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", break_bmp[i]);
     fprintf(o, "\n};\n");
     if (fclose(o) != 0) die("cannot write ", argv[3]);
 
