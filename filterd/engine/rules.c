@@ -655,12 +655,16 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Collect "*.rules" paths below ROOT/REL (relative to ROOT). Hidden entries
- * (editor swap files, .git) are skipped. */
-static int collect(const char *root, const char *rel, pathlist *out, fd_diag *diag, int depth)
+/* Collect the paths of files named "*SUFFIX" below ROOT/REL (relative to
+ * ROOT). Hidden entries (editor swap files, .git) are skipped. */
+static int collect(const char *root, const char *rel, const char *suffix, pathlist *out,
+                   fd_diag *diag, int depth)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+    if (snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel) >= (int)sizeof path) {
+        fd_diag_add(diag, rel, 0, "path too long");
+        return FD_ERULES;
+    }
     DIR *d = opendir(path);
     if (!d) {
         fd_diag_add(diag, *rel ? rel : root, 0, "cannot read directory: %s", strerror(errno));
@@ -676,22 +680,26 @@ static int collect(const char *root, const char *rel, pathlist *out, fd_diag *di
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        char sub[4096];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", root, sub);
+        char sub[4096], full[8192];
+        if (snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >=
+                (int)sizeof sub ||
+            snprintf(full, sizeof full, "%s/%s", root, sub) >= (int)sizeof full) {
+            fd_diag_add(diag, rel, 0, "path too long: %s", e->d_name);
+            err = FD_ERULES;
+            continue;
+        }
         struct stat sb;
         if (stat(full, &sb) != 0)
             continue; /* dangling link: nothing to load */
         if (S_ISDIR(sb.st_mode)) {
-            int r = collect(root, sub, out, diag, depth + 1);
+            int r = collect(root, sub, suffix, out, diag, depth + 1);
             if (r == FD_ENOMEM) {
                 closedir(d);
                 return r;
             }
             if (r)
                 err = r;
-        } else if (S_ISREG(sb.st_mode) && ends_with(e->d_name, ".rules")) {
+        } else if (S_ISREG(sb.st_mode) && ends_with(e->d_name, suffix)) {
             if (grow((void **)&out->v, &out->cap, out->n, sizeof *out->v) ||
                 !(out->v[out->n] = strdup(sub))) {
                 closedir(d);
@@ -707,6 +715,29 @@ static int collect(const char *root, const char *rel, pathlist *out, fd_diag *di
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fd_rules_find_files(const char *dir, const char *suffix, char ***paths, size_t *n,
+                        fd_diag *diag)
+{
+    pathlist pl = {0};
+    int r = collect(dir, "", suffix, &pl, diag, 0);
+    if (r == FD_ENOMEM) {
+        pathlist_free(&pl);
+        return r;
+    }
+    if (pl.n > 1)
+        qsort(pl.v, pl.n, sizeof *pl.v, cmp_str);
+    *paths = pl.v;
+    *n = pl.n;
+    return r;
+}
+
+void fd_rules_free_paths(char **paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
 }
 
 /*
@@ -884,7 +915,7 @@ int fd_rules_load_dir(const char *dir, fd_rulelist *rl, fd_diag *diag)
     }
 
     pathlist files = {0};
-    r = collect(dir, "", &files, diag, 0);
+    r = collect(dir, "", ".rules", &files, diag, 0);
     if (r == FD_ENOMEM)
         goto out;
     if (r)

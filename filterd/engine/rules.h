@@ -94,6 +94,14 @@ int fd_rules_parse_categories(fd_rulelist *rl, const char *fname, const char *bu
 int fd_rules_parse_file(fd_rulelist *rl, const char *fname, const char *buf, size_t len,
                         fd_diag *diag);
 
+/* The paths, relative to DIR, of the files below DIR whose names end in
+ * SUFFIX (".rules", ".tests"), hidden entries skipped, in lexical order:
+ * the walk the loader makes. *PATHS is malloc'd (fd_rules_free_paths()),
+ * also when an unreadable directory made the result FD_EIO/FD_ERULES. */
+int fd_rules_find_files(const char *dir, const char *suffix, char ***paths, size_t *n,
+                        fd_diag *diag);
+void fd_rules_free_paths(char **paths, size_t n);
+
 /* Index of category ID in rl, or -1. */
 int fd_rules_find_category(const fd_rulelist *rl, const char *id);
 

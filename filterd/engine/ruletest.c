@@ -23,7 +23,6 @@
  * terminal line (fd_diag_add() truncates a message at 1 KiB anyway). */
 #define RT_MAX_LISTED 6   /* matches listed per failure */
 #define RT_EXCERPT 48     /* bytes of matched text per match */
-#define RT_MAX_DEPTH 32   /* nested directories */
 
 void fd_testlist_init(fd_testlist *tl)
 {
@@ -364,89 +363,6 @@ int fd_ruletest_run_buf(const fd_ruleset *rs, const char *fname, const char *buf
 
 /* ---- directories ---- */
 
-typedef struct pathlist {
-    char **v;
-    size_t n, cap;
-} pathlist;
-
-static void pathlist_free(pathlist *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->v[i]);
-    free(p->v);
-}
-
-static int has_suffix(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a > b && strcmp(s + a - b, suf) == 0;
-}
-
-/*
- * Collect the "*.tests" paths below ROOT/REL, relative to ROOT. Hidden
- * entries (.git, editor swap files) are skipped, as the rule loader does,
- * so a test is found exactly where a rule file would be.
- */
-static int collect(const char *root, const char *rel, pathlist *out, fd_diag *diag, int depth)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
-    if (depth > RT_MAX_DEPTH) {
-        fd_diag_add(diag, rel, 0, "directories nested too deeply");
-        return FD_ERULES;
-    }
-    DIR *d = opendir(path);
-    if (!d) {
-        fd_diag_add(diag, *rel ? rel : root, 0, "cannot read directory: %s", strerror(errno));
-        return FD_EIO;
-    }
-    int err = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char sub[4096];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", root, sub);
-        struct stat sb;
-        if (stat(full, &sb) != 0)
-            continue; /* dangling link */
-        if (S_ISDIR(sb.st_mode)) {
-            int r = collect(root, sub, out, diag, depth + 1);
-            if (r == FD_ENOMEM) {
-                closedir(d);
-                return r;
-            }
-            if (r && !err)
-                err = r;
-        } else if (S_ISREG(sb.st_mode) && has_suffix(e->d_name, ".tests")) {
-            if (out->n == out->cap) {
-                size_t cap = out->cap ? out->cap * 2 : 16;
-                char **v = realloc(out->v, cap * sizeof *v);
-                if (!v) {
-                    closedir(d);
-                    return FD_ENOMEM;
-                }
-                out->v = v;
-                out->cap = cap;
-            }
-            if (!(out->v[out->n] = strdup(sub))) {
-                closedir(d);
-                return FD_ENOMEM;
-            }
-            out->n++;
-        }
-    }
-    closedir(d);
-    return err;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Read PATH whole into a malloc'd buffer (caller frees). */
 static int slurp(const char *path, const char *name, char **buf, size_t *len, fd_diag *diag)
 {
@@ -499,23 +415,29 @@ int fd_ruletest_run_dir(const fd_ruleset *rs, const char *dir, fd_diag *diag, si
     *ncases = *nfailed = 0;
     if (nfiles)
         *nfiles = 0;
-    pathlist pl = {0};
-    int err = collect(dir, "", &pl, diag, 0);
-    if (err == FD_ENOMEM || (err == FD_EIO && pl.n == 0)) {
-        pathlist_free(&pl);
+    /* The same walk as the rule loader's: a test is found exactly where a
+     * rule file would be. */
+    char **paths = NULL;
+    size_t npaths = 0;
+    int err = fd_rules_find_files(dir, ".tests", &paths, &npaths, diag);
+    if (err == FD_ENOMEM || (err == FD_EIO && npaths == 0)) {
+        fd_rules_free_paths(paths, npaths);
         return err;
     }
-    if (pl.n) /* qsort(NULL, 0, …) is undefined behaviour */
-        qsort(pl.v, pl.n, sizeof *pl.v, cmp_str);
-    for (size_t i = 0; i < pl.n; i++) {
+    for (size_t i = 0; i < npaths; i++) {
         char full[8192];
-        snprintf(full, sizeof full, "%s/%s", dir, pl.v[i]);
         char *buf = NULL;
         size_t len = 0;
-        int r = slurp(full, pl.v[i], &buf, &len, diag);
+        int r;
+        if (snprintf(full, sizeof full, "%s/%s", dir, paths[i]) >= (int)sizeof full) {
+            fd_diag_add(diag, paths[i], 0, "path too long");
+            r = FD_EIO;
+        } else {
+            r = slurp(full, paths[i], &buf, &len, diag);
+        }
         if (r == 0) {
             size_t c = 0, f = 0;
-            r = fd_ruletest_run_buf(rs, pl.v[i], buf, len, diag, &c, &f);
+            r = fd_ruletest_run_buf(rs, paths[i], buf, len, diag, &c, &f);
             free(buf);
             *ncases += c;
             *nfailed += f;
@@ -530,6 +452,6 @@ int fd_ruletest_run_dir(const fd_ruleset *rs, const char *dir, fd_diag *diag, si
         if (r && (!err || (r == FD_EIO && err == FD_ERULES)))
             err = r;
     }
-    pathlist_free(&pl);
+    fd_rules_free_paths(paths, npaths);
     return err;
 }
