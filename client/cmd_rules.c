@@ -14,6 +14,12 @@
  *   lint   check, then print the linter's warnings (lint.h) as
  *          "FILE:LINE: warning: ..." and a final "N warnings"; warnings do
  *          not change the exit status (0), rule errors do (1).
+ *   import --category ID [--action A] [--rules DIR] FILE
+ *          turn a vendor keyword list (UTF-8, UTF-16 with BOM or GB18030,
+ *          one per line, optional header) into a rule file on stdout:
+ *          deduplicated after normalization, escaped; every dropped line
+ *          is reported on stderr as FILE:LINE (import.h). With --rules (or
+ *          $FILTERD_RULES) the category must exist in DIR/categories.tsv.
  * Exit 64 on usage errors, 70 on internal errors (out of memory, Hyperscan).
  * FILE is relative to DIR, as in the daemon's own messages.
  */
@@ -22,6 +28,7 @@
 #include <string.h>
 
 #include "fd_error.h"
+#include "import.h"
 #include "lint.h"
 #include "ruleset.h"
 #include "ruletest.h"
@@ -38,7 +45,10 @@ static void usage(FILE *f)
     fputs("usage: filterctl rules check DIR   load and compile DIR, print a summary\n"
           "       filterctl rules test DIR    check, then run every *.tests file below DIR\n"
           "       filterctl rules lint DIR    check, then print warnings about rules that\n"
-          "                                   load but may not do what their authors think\n",
+          "                                   load but may not do what their authors think\n"
+          "       filterctl rules import --category ID [--action block|flag|allow]\n"
+          "                              [--rules DIR] FILE\n"
+          "                                   a keyword list as a rule file on stdout\n",
           f);
 }
 
@@ -178,6 +188,124 @@ static int cmd_lint(const char *dir)
  * Entry point from filterctl's dispatcher: ARGV[0] is "rules", ARGV[1] the
  * action, ARGV[2] the rule directory. Returns the process exit status.
  */
+/* Read PATH whole (caller frees); NULL with a message on failure. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0, r;
+    char *b = malloc(cap);
+    while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+            }
+            b = nb;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "filterctl: %s: read error\n", path);
+        free(b);
+        return NULL;
+    }
+    *len = n;
+    return b;
+}
+
+/* Whether category ID is in DIR/categories.tsv (1), not (0), or DIR's
+ * categories cannot be read (-1). */
+static int category_known(const char *dir, const char *id)
+{
+    char path[4096];
+    size_t len;
+    if (snprintf(path, sizeof path, "%s/categories.tsv", dir) >= (int)sizeof path)
+        return -1;
+    char *buf = read_all(path, &len);
+    if (!buf)
+        return -1;
+    fd_rulelist rl;
+    fd_rulelist_init(&rl);
+    fd_diag d = FD_DIAG_INIT;
+    int r = fd_rules_parse_categories(&rl, "categories.tsv", buf, len, &d) ? -1
+            : fd_rules_find_category(&rl, id) >= 0;
+    fd_rulelist_free(&rl);
+    fd_diag_free(&d);
+    free(buf);
+    return r;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    const char *cat = NULL, *file = NULL, *dir = getenv("FILTERD_RULES");
+    fd_action action = FD_BLOCK;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--category") && i + 1 < argc) {
+            cat = argv[++i];
+        } else if (!strcmp(argv[i], "--rules") && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (!strcmp(argv[i], "--action") && i + 1 < argc) {
+            const char *a = argv[++i];
+            if (!strcmp(a, "block"))
+                action = FD_BLOCK;
+            else if (!strcmp(a, "flag"))
+                action = FD_FLAG;
+            else if (!strcmp(a, "allow"))
+                action = FD_ALLOW;
+            else {
+                fprintf(stderr, "filterctl: rules import: unknown action '%s'\n", a);
+                return EX_USAGE_;
+            }
+        } else if (argv[i][0] != '-' && !file) {
+            file = argv[i];
+        } else {
+            usage(stderr);
+            return EX_USAGE_;
+        }
+    }
+    if (!cat || !file || !*cat || strpbrk(cat, " \t\n")) {
+        usage(stderr);
+        return EX_USAGE_;
+    }
+    if (dir && *dir) {
+        int k = category_known(dir, cat);
+        if (k == 0) {
+            fprintf(stderr, "filterctl: rules import: unknown category '%s' (not in %s/categories.tsv)\n",
+                    cat, dir);
+            return EX_FAIL_;
+        }
+        if (k < 0)
+            fprintf(stderr, "filterctl: rules import: cannot check category '%s' against %s\n",
+                    cat, dir);
+    }
+    size_t len;
+    char *buf = read_all(file, &len);
+    if (!buf)
+        return EX_FAIL_;
+    fd_diag report = FD_DIAG_INIT;
+    fd_import_opts o = {cat, action, file};
+    size_t kept, dropped;
+    int r = fd_import_keywords(buf, len, &o, stdout, &report, &kept, &dropped);
+    free(buf);
+    print_diag(&report, stderr);
+    fd_diag_free(&report);
+    if (r == FD_EUTF8) {
+        fprintf(stderr, "filterctl: %s: neither UTF-8, UTF-16 nor GB18030\n", file);
+        return EX_FAIL_;
+    }
+    if (r)
+        return internal_error("rules import", r);
+    fprintf(stderr, "%zu keywords imported, %zu lines dropped\n", kept, dropped);
+    return EX_OK_;
+}
+
 int filterctl_rules_main(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -185,6 +313,8 @@ int filterctl_rules_main(int argc, char **argv)
         usage(stdout);
         return EX_OK_;
     }
+    if (argc >= 2 && !strcmp(argv[1], "import"))
+        return cmd_import(argc, argv);
     if (argc != 3 || argv[2][0] == '\0' ||
         (argv[2][0] == '-' && argv[2][1] != '\0')) {
         usage(stderr);

@@ -97,3 +97,52 @@ Test(filterctl, ping_version_stats_reload)
     fdt_write_file(fdt_d.rules, "broken.rules", "@category NOPE\nx\n");
     cr_assert_eq(fdt_filterctl(reload, NULL, NULL), 1);
 }
+
+/* The moderators' tools, no daemon: import a vendor list into a rule file
+ * that then checks, lints and tests clean; a broken file gives FILE:LINE. */
+Test(filterctl, rules_import_check_lint_test)
+{
+    char list[4200], *out = NULL, *err = NULL;
+    snprintf(list, sizeof list, "%s/vendor.txt", fdt_d.dir);
+    FILE *f = fopen(list, "w");
+    fputs("\xEF\xBB\xBF关键词\n赌博网站\n賭博網站\n  代开发票 \n#hashtag\n", f);
+    fclose(f);
+    const char *imp[] = {"rules", "import", "--category", "A1.4", "--action", "flag",
+                         "--rules", fdt_d.rules, list, NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, imp, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "@category A1.4\n@action flag\n赌博网站\n代开发票\n\\#hashtag\n"), "%s",
+              out);
+    cr_assert(strstr(err, "vendor.txt:1: dropped: header line"), "%s", err);
+    cr_assert(strstr(err, "vendor.txt:3: dropped: duplicate of line 2 after normalization"), "%s",
+              err);
+    cr_assert(strstr(err, "3 keywords imported, 2 lines dropped"), "%s", err);
+    fdt_write_file(fdt_d.rules, "imported.rules", out);
+    fdt_write_file(fdt_d.rules, "imported.tests", "flag:A1.4\t这里有赌 博网站\nallow\t天气很好\n");
+    free(out);
+    free(err);
+
+    const char *chk[] = {"rules", "check", fdt_d.rules, NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, chk, NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    const char *tst[] = {"rules", "test", fdt_d.rules, NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, tst, NULL, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "2 passed, 0 failed"), "%s", out);
+    free(out);
+    free(err);
+
+    /* lint: the same keyword twice, after normalization */
+    fdt_write_file(fdt_d.rules, "dup.rules", "@category A1.4\n@action flag\n賭博網站\n");
+    const char *lnt[] = {"rules", "lint", fdt_d.rules, NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, lnt, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "imported.rules:6: warning: duplicate of dup.rules:3"), "%s%s", out, err);
+    free(out);
+    free(err);
+
+    /* a broken file: FILE:LINE and exit 1 */
+    fdt_write_file(fdt_d.rules, "dup.rules", "@category A1.4\n@action maybe\n");
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, chk, NULL, &out, &err), 1);
+    cr_assert(strstr(err, "dup.rules:2: unknown action 'maybe'"), "%s", err);
+    free(out);
+    free(err);
+}
