@@ -36,7 +36,9 @@ check: build
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
 
-# Benchmarks: an optimised build of their own, a table on stdout, JSON in bench/results/.
+# Benchmarks: an optimised build of their own, tables on stdout, JSON in bench/results/.
+# fd_bench: the hot path in process; bench/run.sh: the daemon end to end over its socket
+# (fd_loadgen). See bench/README.md. bench-quick takes about 1 minute after the build.
 BUILD_BENCH ?= build-bench
 .PHONY: bench bench-quick bench-build
 bench-build: deps
@@ -46,21 +48,27 @@ bench-build: deps
 bench: bench-build
 	mkdir -p bench/results
 	./$(BUILD_BENCH)/fd_bench --rules rules --json bench/results/hotpath.json
+	./bench/run.sh $(BUILD_BENCH)
 
 bench-quick: bench-build
 	mkdir -p bench/results
 	./$(BUILD_BENCH)/fd_bench --quick --rules rules --json bench/results/hotpath-quick.json
+	./bench/run.sh --quick $(BUILD_BENCH)
 
 # libFuzzer harnesses (tests/fuzz): clang, the engine built with
 # -fsanitize=fuzzer-no-link,address,undefined. Each harness runs for
 # FUZZ_SECONDS on one core, from its seeds (tests/fuzz/corpus/NAME) plus
 # what earlier runs found ($(BUILD_FUZZ)/corpus/NAME); any crash, leak,
 # UB report, timeout or failed check stops it with a non-zero exit and
-# leaves the input in $(BUILD_FUZZ)/artifacts/.
+# leaves the input in $(BUILD_FUZZ)/artifacts/. Dictionaries:
+# tests/fuzz/NAME.dict. For a full leak stack through PCRE2/Hyperscan (no
+# frame pointers), rerun the artifact with ASAN_OPTIONS=fast_unwind_on_malloc=0.
 BUILD_FUZZ     ?= build-fuzz
 FUZZ_SECONDS   ?= 60
 FUZZ_HARNESSES ?= fuzz_rules fuzz_scan fuzz_stream fuzz_audit_verify
 FUZZ_ARGS      ?=
+# A rule directory (e.g. rules) for fuzz_scan/fuzz_stream instead of their fixed set.
+FUZZ_RULES     ?=
 .PHONY: fuzz fuzz-build
 fuzz-build: deps
 	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DFILTERD_FUZZ=ON -DFILTERD_TESTS=OFF $(CMAKE_ARGS)
@@ -70,8 +78,9 @@ fuzz: fuzz-build
 	@set -e; for h in $(FUZZ_HARNESSES); do \
 	  mkdir -p $(BUILD_FUZZ)/corpus/$$h $(BUILD_FUZZ)/artifacts; \
 	  echo "== $$h ($(FUZZ_SECONDS) s)"; \
-	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  dict=; [ ! -f tests/fuzz/$$h.dict ] || dict=-dict=tests/fuzz/$$h.dict; \
+	  FILTERD_FUZZ_RULES=$(FUZZ_RULES) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ./$(BUILD_FUZZ)/tests/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
-	    -max_len=4128 -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$h- $(FUZZ_ARGS) \
+	    -max_len=4128 -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$h- $$dict $(FUZZ_ARGS) \
 	    $(BUILD_FUZZ)/corpus/$$h tests/fuzz/corpus/$$h; \
 	done
