@@ -166,6 +166,10 @@ static int compile_pcre2(fd_rinfo *ri, const fd_rule *r, const char *fname, fd_d
             return FD_ERULES;
         }
     }
+    /* Streams keep this much text before a match for PCRE2 to look at. */
+    uint32_t lb = 0;
+    pcre2_pattern_info(re, PCRE2_INFO_MAXLOOKBEHIND, &lb);
+    ri->lookbehind = lb;
     /* Streams confirm with partial matching (see stream.c); without JIT
      * PCRE2 falls back to its interpreter. */
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
@@ -627,6 +631,9 @@ int fd_ruleset_compile_opts(fd_rulelist *rl, const fd_ruleset_opts *o, fd_rulese
         to_cache(rs, cdir, key);
     if (!err)
         err = analyse_allows(rs);
+    for (size_t i = 0; i < n && !err; i++)
+        if (rs->ri[i].lookbehind > rs->max_lookbehind)
+            rs->max_lookbehind = rs->ri[i].lookbehind;
     for (int b = 0; b < FD_BUF_MAX; b++)
         exprs_free(&ex[b]);
 

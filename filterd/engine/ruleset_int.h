@@ -37,6 +37,7 @@ typedef struct fd_rinfo {
     uint8_t validator; /* fd_validator: the match must pass it */
     uint8_t nparts;   /* COMBO: its parts are the rules right after it */
     uint32_t rx;      /* regexes (FD_RI_PREFILTER): index among them */
+    uint32_t lookbehind; /* regexes: the longest look-behind, in characters */
     pcre2_code *re;   /* FD_RI_PREFILTER: the exact regex */
     /* Block/flag rules: per buffer, the longest allow rule there whose match
      * could contain a match of this rule (0: none could). Streams wait that
@@ -55,6 +56,7 @@ struct fd_ruleset {
     size_t view_rules[FD_VIEW_MAX];
     size_t nprefilter; /* regexes, all confirmed by PCRE2 */
     size_t nunbounded;
+    uint32_t max_lookbehind; /* over all regexes, in characters */
     size_t ncombos;
     int cached;             /* the databases came from the cache */
     const char *cache_note; /* why not, when a cache was asked for */

@@ -24,8 +24,9 @@
 #include "utf8.h"
 #include "validate.h"
 
-/* Buffer bytes kept before the hold-back: the character before a match
- * (word boundaries) and PCRE2 look-behind context. */
+/* Buffer bytes kept before the hold-back, at least: the character before
+ * a match (word boundaries) and PCRE2 look-behind context. A rule set with
+ * longer look-behinds gets more (sbuf.ctx). */
 #define CTX 16u
 /* Matches a stream holds that are not final yet, at most. */
 #define MAX_PENDING 4096u
@@ -53,6 +54,7 @@ typedef struct sbuf {
     fd_normbuf win;     /* buffer bytes [base, base + win.len), original offsets */
     uint32_t base;
     uint32_t hold;      /* longest match of the view's rules, capped */
+    uint32_t ctx;       /* bytes kept before the hold-back (see CTX) */
     uint32_t last_oend; /* original end of the character behind the last byte */
 } sbuf;
 
@@ -255,6 +257,14 @@ static int confirm(sctx *c, uint32_t rule, int final)
     fd_scratch *s = c->s;
     const char *t = sb->win.text;
     size_t len = sb->win.len, off = 0;
+    /* Once the window has been trimmed, its first bytes are context only:
+     * a match starting there would have been seen before, and starting
+     * PCRE2 past them lets look-behinds and \b see the text before. */
+    if (sb->base > 0) {
+        off = sb->ctx - 4 < len ? sb->ctx - 4 : len;
+        while (off < len && ((unsigned char)t[off] & 0xC0) == 0x80)
+            off++;
+    }
     uint32_t opts = PCRE2_NO_UTF_CHECK | (final ? 0 : PCRE2_PARTIAL_HARD);
     uint32_t *done = &st->rx_end[ri->rx];
     while (off < len) {
@@ -314,7 +324,7 @@ static void take_held(fd_stream *st, fd_scratch *s, int b)
 static void trim(sbuf *sb)
 {
     uint32_t n = buf_len(sb);
-    uint64_t keep = (uint64_t)sb->hold + CTX;
+    uint64_t keep = (uint64_t)sb->hold + sb->ctx;
     if (n <= keep || n - keep <= sb->base)
         return;
     size_t cut = n - (uint32_t)keep - sb->base;
@@ -689,6 +699,9 @@ int fd_stream_open(fd_ruleset *rs, fd_scratch *s, uint32_t max_holdback, fd_stre
             continue;
         fd_norm_begin(&sb->ns, b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP);
         sb->hold = rs->width[b] < max_holdback ? rs->width[b] : max_holdback;
+        /* 4 bytes a character of look-behind, and 4 more for the cut on a
+         * character boundary that trim() may move forward. */
+        sb->ctx = CTX > 4 * rs->max_lookbehind + 8 ? CTX : 4 * rs->max_lookbehind + 8;
         if (hs_open_stream(rs->sdb[b], 0, &sb->hs) != HS_SUCCESS) {
             fd_stream_free(st);
             return FD_ENOMEM;

@@ -57,6 +57,8 @@ static void init_once(void)
 static size_t check_responses(const fd_buf *out)
 {
     size_t n = 0;
+    if (!out->len)
+        return 0;
     const char *p = out->data, *end = out->data + out->len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -63,7 +63,7 @@ Test(fuzz_regress, failed_compile_frees_pcre2_codes)
  */
 #include "stream.h"
 
-Test(fuzz_regress, stream_lookbehind_context_after_trim, .disabled = true)
+Test(fuzz_regress, stream_lookbehind_context_after_trim)
 {
     fd_ruleset *rs = tu_compile("@category A1.4\n"
                                 "/(?<!不)支持台独/\n"
