@@ -181,16 +181,13 @@ int fd__word_bounded(const char *buf, size_t blen, size_t from, size_t to)
 }
 
 /* Append a match in original offsets, or count it as dropped past the cap. */
-static int push_match(scan_ctx *c, uint32_t rule, size_t start, size_t end)
+int fd__result_push(fd_result *res, uint32_t rule, uint32_t start, uint32_t end, uint8_t action,
+                    uint8_t suppressed)
 {
-    fd_result *res = c->res;
-    uint8_t action = c->rs->ri[rule].action;
     if (res->n == res->cap) {
         if (res->cap >= FD_MAX_MATCHES) {
             res->dropped++;
-            if (action > c->dropped_worst)
-                c->dropped_worst = action;
-            return 0;
+            return 1;
         }
         size_t cap = res->cap ? res->cap * 2 : 64;
         fd_match *m = realloc(res->matches, cap * sizeof *m);
@@ -199,13 +196,17 @@ static int push_match(scan_ctx *c, uint32_t rule, size_t start, size_t end)
         res->matches = m;
         res->cap = cap;
     }
-    fd_match *m = &res->matches[res->n++];
-    m->rule = rule;
-    m->start = (uint32_t)start;
-    m->end = (uint32_t)end;
-    m->action = action;
-    m->suppressed = 0;
+    res->matches[res->n++] = (fd_match){rule, start, end, action, suppressed};
     return 0;
+}
+
+static int push_match(scan_ctx *c, uint32_t rule, size_t start, size_t end)
+{
+    uint8_t action = c->rs->ri[rule].action;
+    int r = fd__result_push(c->res, rule, (uint32_t)start, (uint32_t)end, action, 0);
+    if (r > 0 && action > c->dropped_worst)
+        c->dropped_worst = action; /* dropped, but it still counts: fail closed */
+    return r < 0 ? -1 : 0;
 }
 
 /* Map a buffer span to the original text: from the first byte of the

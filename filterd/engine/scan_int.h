@@ -50,6 +50,12 @@ void fd__scratch_next_gen(fd_scratch *s);
 int fd__word_char_at(const char *buf, size_t blen, size_t off);
 int fd__word_bounded(const char *buf, size_t blen, size_t from, size_t to);
 
+/* Append a match to RES, growing it up to FD_MAX_MATCHES; past that the
+ * match is counted in res->dropped. Returns 0, 1 (dropped) or -1 (out of
+ * memory). */
+int fd__result_push(fd_result *res, uint32_t rule, uint32_t start, uint32_t end, uint8_t action,
+                    uint8_t suppressed);
+
 /* Sort by (start, end, rule) in place, without allocating. */
 void fd__sort_matches(fd_match *m, size_t n);
 

@@ -490,25 +490,7 @@ static uint32_t horizon(const fd_stream *st, int at_end)
 
 static int push_result(fd_result *res, const pmatch *p, uint8_t suppressed)
 {
-    if (res->n == res->cap) {
-        if (res->cap >= FD_MAX_MATCHES) {
-            res->dropped++;
-            return 0;
-        }
-        size_t cap = res->cap ? res->cap * 2 : 16;
-        fd_match *m = realloc(res->matches, cap * sizeof *m);
-        if (!m)
-            return -1;
-        res->matches = m;
-        res->cap = cap;
-    }
-    fd_match *m = &res->matches[res->n++];
-    m->rule = p->rule;
-    m->start = p->start;
-    m->end = p->end;
-    m->action = p->action;
-    m->suppressed = suppressed;
-    return 0;
+    return fd__result_push(res, p->rule, p->start, p->end, p->action, suppressed) < 0 ? -1 : 0;
 }
 
 /*
