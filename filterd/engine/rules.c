@@ -744,7 +744,7 @@ void fd_rules_free_paths(char **paths, size_t n)
  * Read ROOT/REL whole into a malloc'd buffer (caller frees). Refuses
  * world-writable files: anyone could then change what is blocked.
  */
-static int read_file(const char *root, const char *rel, char **buf, size_t *len, fd_diag *diag)
+int fd_rules_read_file(const char *root, const char *rel, char **buf, size_t *len, fd_diag *diag)
 {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", root, rel);
@@ -899,7 +899,7 @@ int fd_rules_load_dir(const char *dir, fd_rulelist *rl, fd_diag *diag)
     int err = 0;
     char *buf = NULL;
     size_t len = 0;
-    int r = read_file(dir, CATEGORIES_FILE, &buf, &len, diag);
+    int r = fd_rules_read_file(dir, CATEGORIES_FILE, &buf, &len, diag);
     if (r == 0) {
         version_add(&hc, CATEGORIES_FILE, buf, len);
         r = fd_rules_parse_categories(rl, CATEGORIES_FILE, buf, len, diag);
@@ -923,7 +923,7 @@ int fd_rules_load_dir(const char *dir, fd_rulelist *rl, fd_diag *diag)
     if (files.n > 1)
         qsort(files.v, files.n, sizeof *files.v, cmp_str);
     for (size_t i = 0; i < files.n; i++) {
-        r = read_file(dir, files.v[i], &buf, &len, diag);
+        r = fd_rules_read_file(dir, files.v[i], &buf, &len, diag);
         if (r == FD_ENOMEM)
             goto out;
         if (r) {

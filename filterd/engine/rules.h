@@ -102,6 +102,12 @@ int fd_rules_find_files(const char *dir, const char *suffix, char ***paths, size
                         fd_diag *diag);
 void fd_rules_free_paths(char **paths, size_t n);
 
+/* Read ROOT/REL whole into a malloc'd, NUL-terminated *BUF (caller frees),
+ * as the loader reads rule files: a world-writable or oversized file is
+ * refused. Errors go to DIAG as "REL:0: message"; returns 0, FD_EIO,
+ * FD_ERULES or FD_ENOMEM. */
+int fd_rules_read_file(const char *root, const char *rel, char **buf, size_t *len, fd_diag *diag);
+
 /* Index of category ID in rl, or -1. */
 int fd_rules_find_category(const fd_rulelist *rl, const char *id);
 

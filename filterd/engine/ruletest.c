@@ -363,49 +363,6 @@ int fd_ruletest_run_buf(const fd_ruleset *rs, const char *fname, const char *buf
 
 /* ---- directories ---- */
 
-/* Read PATH whole into a malloc'd buffer (caller frees). */
-static int slurp(const char *path, const char *name, char **buf, size_t *len, fd_diag *diag)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fd_diag_add(diag, name, 0, "cannot open: %s", strerror(errno));
-        return FD_EIO;
-    }
-    size_t cap = 8192, n = 0;
-    char *b = malloc(cap);
-    if (!b) {
-        close(fd);
-        return FD_ENOMEM;
-    }
-    for (;;) {
-        if (n == cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                close(fd);
-                return FD_ENOMEM;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            fd_diag_add(diag, name, 0, "cannot read: %s", strerror(errno));
-            free(b);
-            close(fd);
-            return FD_EIO;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    *buf = b;
-    *len = n;
-    return 0;
-}
 
 int fd_ruletest_run_dir(const fd_ruleset *rs, const char *dir, fd_diag *diag, size_t *nfiles,
                         size_t *ncases, size_t *nfailed)
@@ -425,16 +382,9 @@ int fd_ruletest_run_dir(const fd_ruleset *rs, const char *dir, fd_diag *diag, si
         return err;
     }
     for (size_t i = 0; i < npaths; i++) {
-        char full[8192];
         char *buf = NULL;
         size_t len = 0;
-        int r;
-        if (snprintf(full, sizeof full, "%s/%s", dir, paths[i]) >= (int)sizeof full) {
-            fd_diag_add(diag, paths[i], 0, "path too long");
-            r = FD_EIO;
-        } else {
-            r = slurp(full, paths[i], &buf, &len, diag);
-        }
+        int r = fd_rules_read_file(dir, paths[i], &buf, &len, diag);
         if (r == 0) {
             size_t c = 0, f = 0;
             r = fd_ruletest_run_buf(rs, paths[i], buf, len, diag, &c, &f);
