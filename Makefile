@@ -69,7 +69,9 @@ bench-quick: bench-build
 # FUZZ_SECONDS on one core, from its seeds (tests/fuzz/corpus/NAME) plus
 # what earlier runs found ($(BUILD_FUZZ)/corpus/NAME); any crash, leak,
 # UB report, timeout or failed check stops it with a non-zero exit and
-# leaves the input in $(BUILD_FUZZ)/artifacts/. Dictionaries:
+# leaves the input in $(BUILD_FUZZ)/artifacts/. The fuzzer's progress goes
+# to $(BUILD_FUZZ)/NAME.log; only its final figures (or a failure's last
+# lines) are printed. Dictionaries:
 # tests/fuzz/NAME.dict. For a full leak stack through PCRE2/Hyperscan (no
 # frame pointers), rerun the artifact with ASAN_OPTIONS=fast_unwind_on_malloc=0.
 BUILD_FUZZ     ?= build-fuzz
@@ -89,7 +91,9 @@ fuzz: fuzz-build
 	  echo "== $$h ($(FUZZ_SECONDS) s)"; \
 	  dict=; [ ! -f tests/fuzz/$$h.dict ] || dict=-dict=tests/fuzz/$$h.dict; \
 	  FILTERD_FUZZ_RULES=$(FUZZ_RULES) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ./$(BUILD_FUZZ)/tests/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
+	  if ! ./$(BUILD_FUZZ)/tests/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
 	    -max_len=4128 -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$h- $$dict $(FUZZ_ARGS) \
-	    $(BUILD_FUZZ)/corpus/$$h tests/fuzz/corpus/$$h; \
+	    $(BUILD_FUZZ)/corpus/$$h tests/fuzz/corpus/$$h > $(BUILD_FUZZ)/$$h.log 2>&1; then \
+	    tail -n 80 $(BUILD_FUZZ)/$$h.log; echo "$$h failed (log: $(BUILD_FUZZ)/$$h.log)"; exit 1; fi; \
+	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' $(BUILD_FUZZ)/$$h.log; \
 	done
