@@ -90,8 +90,9 @@ fuzz: fuzz-build
 	  mkdir -p $(BUILD_FUZZ)/corpus/$$h $(BUILD_FUZZ)/artifacts; \
 	  echo "== $$h ($(FUZZ_SECONDS) s)"; \
 	  dict=; [ ! -f tests/fuzz/$$h.dict ] || dict=-dict=tests/fuzz/$$h.dict; \
-	  FILTERD_FUZZ_RULES=$(FUZZ_RULES) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  if ! ./$(BUILD_FUZZ)/tests/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
+	  if ! FILTERD_FUZZ_RULES=$(FUZZ_RULES) ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ./$(BUILD_FUZZ)/tests/fuzz/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
 	    -max_len=4128 -print_final_stats=1 -artifact_prefix=$(BUILD_FUZZ)/artifacts/$$h- $$dict $(FUZZ_ARGS) \
 	    $(BUILD_FUZZ)/corpus/$$h tests/fuzz/corpus/$$h > $(BUILD_FUZZ)/$$h.log 2>&1; then \
 	    tail -n 80 $(BUILD_FUZZ)/$$h.log; echo "$$h failed (log: $(BUILD_FUZZ)/$$h.log)"; exit 1; fi; \
