@@ -26,16 +26,21 @@
 
 /* hs_version() is "5.4.9 2023-…" style text, sometimes with trailing
  * blanks; callers print it, so it is trimmed once. */
+static char hs_version_buf[64];
+
+static void hs_version_init(void)
+{
+    snprintf(hs_version_buf, sizeof hs_version_buf, "%s", hs_version());
+    size_t n = strlen(hs_version_buf);
+    while (n && hs_version_buf[n - 1] == ' ')
+        hs_version_buf[--n] = '\0';
+}
+
 const char *fd_hs_version(void)
 {
-    static char v[64];
-    if (!v[0]) {
-        snprintf(v, sizeof v, "%s", hs_version());
-        size_t n = strlen(v);
-        while (n && v[n - 1] == ' ')
-            v[--n] = '\0';
-    }
-    return v;
+    static pthread_once_t once = PTHREAD_ONCE_INIT; /* workers ask too (stats) */
+    pthread_once(&once, hs_version_init);
+    return hs_version_buf;
 }
 
 static double now_ms(void)
@@ -189,46 +194,37 @@ static int classify_regex(fd_rinfo *ri, const fd_rule *r, unsigned *flags, const
 {
     hs_expr_info_t *info = NULL;
     hs_compile_error_t *ce = NULL;
-    if (hs_expression_info(r->pattern, *flags, &info, &ce) == HS_SUCCESS) {
-        int empty = info->min_width == 0;
-        ri->width = info->max_width == UINT_MAX ? FD_WIDTH_UNBOUNDED : info->max_width;
-        free(info);
-        if (empty) {
-            fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
+    unsigned f = *flags;
+    if (hs_expression_info(r->pattern, f, &info, &ce) != HS_SUCCESS) {
+        /* Not exact in Hyperscan (back-references, look-around): it only
+         * prefilters, and PCRE2 decides as for every regex. */
+        char hsmsg[256];
+        snprintf(hsmsg, sizeof hsmsg, "%s", ce->message);
+        hs_free_compile_error(ce);
+        f |= HS_FLAG_PREFILTER;
+        if (hs_expression_info(r->pattern, f, &info, &ce) != HS_SUCCESS) {
+            hs_free_compile_error(ce);
+            /* Let PCRE2 word the error if it also rejects the regex. */
+            if (compile_pcre2(ri, r, fname, diag))
+                return FD_ERULES;
+            pcre2_code_free(ri->re);
+            ri->re = NULL;
+            fd_diag_add(diag, fname, r->line, "regex not supported: %s", hsmsg);
             return FD_ERULES;
         }
-        if (compile_pcre2(ri, r, fname, diag))
-            return FD_ERULES;
-        ri->flags |= FD_RI_PREFILTER;
-        return 0;
-    }
-    char hsmsg[256];
-    snprintf(hsmsg, sizeof hsmsg, "%s", ce->message);
-    hs_free_compile_error(ce);
-
-    unsigned pf = *flags | HS_FLAG_PREFILTER;
-    if (hs_expression_info(r->pattern, pf, &info, &ce) != HS_SUCCESS) {
-        hs_free_compile_error(ce);
-        /* Let PCRE2 word the error if it also rejects the regex. */
-        if (compile_pcre2(ri, r, fname, diag))
-            return FD_ERULES;
-        pcre2_code_free(ri->re);
-        ri->re = NULL;
-        fd_diag_add(diag, fname, r->line, "regex not supported: %s", hsmsg);
-        return FD_ERULES;
     }
     int empty = info->min_width == 0;
     ri->width = info->max_width == UINT_MAX ? FD_WIDTH_UNBOUNDED : info->max_width;
     free(info);
     if (empty) {
-        /* Hyperscan cannot scan for a candidate that may be empty. */
+        /* Hyperscan cannot scan for a match (or candidate) that may be empty. */
         fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
         return FD_ERULES;
     }
     if (compile_pcre2(ri, r, fname, diag))
         return FD_ERULES;
     ri->flags |= FD_RI_PREFILTER;
-    *flags = pf;
+    *flags = f;
     return 0;
 }
 
