@@ -69,8 +69,8 @@ int bench_msgs_load(size_t size, size_t max, bench_msgs *out)
 {
     memset(out, 0, sizeof *out);
     static const char *zh[] = {"chinese", "tang300", "song100"};
-    static const char *en[] = {"wisdom", "computers", "science", "literature", "people",
-                               "humorists", "politics", "work", "education", "fortunes"};
+    static const char *en[] = {"wisdom",    "computers", "science", "literature", "people",
+                               "humorists", "politics",  "work",    "education",  "fortunes"};
     char *cz = NULL, *ce = NULL;
     size_t lz = 0, le = 0, cpz = 0, cpe = 0;
     char path[512];
@@ -135,8 +135,8 @@ static size_t put_utf8(char *p, uint32_t cp)
 
 void bench_keywords_make(size_t n, uint64_t seed, bench_keywords *out)
 {
-    static const char *syl[] = {"zor", "vex", "qua", "blim", "trok", "nax", "gref", "yul",
-                                "pim", "drax", "wob", "kez", "fum", "jil", "snar", "thov"};
+    static const char *syl[] = {"zor", "vex",  "qua", "blim", "trok", "nax", "gref", "yul",
+                                "pim", "drax", "wob", "kez",  "fum",  "jil", "snar", "thov"};
     uint64_t s = seed ? seed : 1;
     out->n = n;
     out->kw = calloc(n, sizeof *out->kw);
@@ -199,10 +199,18 @@ char *bench_ruledir_make(const bench_keywords *k, size_t nregex, uint64_t seed)
     for (size_t i = 0; i < nregex; i++) {
         unsigned a = (unsigned)(xorshift(&s) % 1000);
         switch (i % 4) {
-        case 0: fprintf(f, "/qx%03u[a-z]{2,4}\\d{3,6}/\n", a); break;
-        case 1: fprintf(f, "/(?:vorn|zelk)%03u[- ]?[0-9a-f]{8}/i\n", a); break;
-        case 2: fprintf(f, "/违禁%03u[\\x{4e00}-\\x{9fa5}]{1,3}/\n", a); break;
-        default: fprintf(f, "/kz%03u\\s+(alpha|beta|gamma)\\b/\n", a); break;
+        case 0:
+            fprintf(f, "/qx%03u[a-z]{2,4}\\d{3,6}/\n", a);
+            break;
+        case 1:
+            fprintf(f, "/(?:vorn|zelk)%03u[- ]?[0-9a-f]{8}/i\n", a);
+            break;
+        case 2:
+            fprintf(f, "/违禁%03u[\\x{4e00}-\\x{9fa5}]{1,3}/\n", a);
+            break;
+        default:
+            fprintf(f, "/kz%03u\\s+(alpha|beta|gamma)\\b/\n", a);
+            break;
         }
     }
     fclose(f);

@@ -324,8 +324,9 @@ int main(int argc, char **argv)
             printf("%-8s | %10.2f | %10.1f | %10.1f | %12.3f\n", name, ct, (rss1 - rss0) / 1024.0,
                    fd_ruleset_db_bytes(rs) / 1048576.0, cache_s);
             if (j)
-                fprintf(j, "%s{\"set\": \"%s\", \"keywords\": %zu, \"compile_s\": %.3f, "
-                           "\"rss_mib\": %.1f, \"db_mib\": %.1f, \"cache_load_s\": %.3f}\n",
+                fprintf(j,
+                        "%s{\"set\": \"%s\", \"keywords\": %zu, \"compile_s\": %.3f, "
+                        "\"rss_mib\": %.1f, \"db_mib\": %.1f, \"cache_load_s\": %.3f}\n",
                         si ? "," : "", name, sets[si], ct, (rss1 - rss0) / 1024.0,
                         fd_ruleset_db_bytes(rs) / 1048576.0, cache_s);
         }
@@ -390,8 +391,8 @@ int main(int argc, char **argv)
 
     printf("\n== hot path, one thread: MB/s, messages/s, ns per message\n");
     printf("%-8s %5s | %-31s | %-31s | %-31s | %-31s | %6s %7s %7s\n", "set", "msg",
-           "(a) raw hs_scan", "(b) full path", "(c) PCRE2 alternation", "(d) memmem loop",
-           "b/a", "b/c", "b/d");
+           "(a) raw hs_scan", "(b) full path", "(c) PCRE2 alternation", "(d) memmem loop", "b/a",
+           "b/c", "b/d");
     for (size_t i = 0; i < nrows; i++) {
         row *w = &rows[i];
         printf("%-8s %5zu |", w->set, w->msg_size);
@@ -419,8 +420,9 @@ int main(int argc, char **argv)
     if (j) {
         fprintf(j, "],\n\"streams\": [\n");
         for (size_t i = 0; i < nsrows; i++)
-            fprintf(j, "%s{\"set\": \"%s\", \"chunk\": %zu, \"mb_s\": %.2f, "
-                       "\"ns_chunk\": %.0f, \"bytes_stream\": %zu, \"hs_state\": %zu}\n",
+            fprintf(j,
+                    "%s{\"set\": \"%s\", \"chunk\": %zu, \"mb_s\": %.2f, "
+                    "\"ns_chunk\": %.0f, \"bytes_stream\": %zu, \"hs_state\": %zu}\n",
                     i ? "," : "", srows[i].set, srows[i].chunk, srows[i].f.mbps,
                     srows[i].ns_per_chunk, srows[i].state_bytes, srows[i].hs_state);
         fprintf(j, "],\n\"hotpath\": [\n");

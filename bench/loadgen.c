@@ -61,7 +61,7 @@
 #include "ruleset_int.h"
 #include "scan.h"
 
-#define NMSGS 2000
+#define NMSGS      2000
 #define READ_CHUNK (256 * 1024)
 
 typedef struct opts {
@@ -95,9 +95,9 @@ typedef struct run {
     size_t *body_len, nbody, seq;
     uint64_t t_warm, t_end; /* nominal window */
     int in_window, ended;
-    uint64_t *lat;       /* from the scheduled time: the figure */
-    uint64_t *svc;       /* from the actual send */
-    uint64_t *lag;       /* open loop: actual send - scheduled time */
+    uint64_t *lat; /* from the scheduled time: the figure */
+    uint64_t *svc; /* from the actual send */
+    uint64_t *lag; /* open loop: actual send - scheduled time */
     size_t nlat, nlag, lat_cap, lag_cap;
     uint64_t resp_window, resp_total, err_resp, bad_id, conn_err, overflow, late;
     uint64_t dec[3]; /* allow, flag, block (in window) */
@@ -106,12 +106,12 @@ typedef struct run {
 
 /* CPU readings taken at the window's edges. */
 typedef struct cpu_snap {
-    uint64_t t;          /* monotonic ns */
-    long long ticks;     /* daemon utime+stime, clock ticks */
-    uint64_t task_ns;    /* daemon, sum over threads of schedstat run time */
-    uint64_t wait_ns;    /* daemon, sum over threads of run-queue wait time */
-    uint64_t self_ns;    /* our own CPU */
-    long long sys_busy;  /* whole machine, ticks */
+    uint64_t t;         /* monotonic ns */
+    long long ticks;    /* daemon utime+stime, clock ticks */
+    uint64_t task_ns;   /* daemon, sum over threads of schedstat run time */
+    uint64_t wait_ns;   /* daemon, sum over threads of run-queue wait time */
+    uint64_t self_ns;   /* our own CPU */
+    long long sys_busy; /* whole machine, ticks */
 } cpu_snap;
 
 static uint64_t now_ns(void)
@@ -367,7 +367,8 @@ static void set_out_interest(run *r, conn *c, int want)
 {
     if (c->dead || c->want_out == want)
         return;
-    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.u32 = (uint32_t)c->idx};
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
+                             .data.u32 = (uint32_t)c->idx};
     epoll_ctl(r->ep, EPOLL_CTL_MOD, c->fd, &ev);
     c->want_out = want;
 }
@@ -697,8 +698,8 @@ static uint64_t event_loop(run *r, int tfd, cpu_snap *s0, cpu_snap *s1)
                 next_k++;
             }
             if (sched < r->t_end) {
-                struct itimerspec its = {.it_value = {(time_t)(sched / 1000000000u),
-                                                      (long)(sched % 1000000000u)}};
+                struct itimerspec its = {
+                    .it_value = {(time_t)(sched / 1000000000u), (long)(sched % 1000000000u)}};
                 timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
             }
         }
@@ -794,9 +795,8 @@ static void compute(run *r, const cpu_snap *s0, const cpu_snap *s1, figures *f)
     f->errors = r->err_resp + r->bad_id + r->conn_err + r->overflow + f->lost;
 
     double tck = (double)sysconf(_SC_CLK_TCK), n = (double)f->checks;
-    f->d_stat_s = o->pid && s0->ticks >= 0 && s1->ticks >= 0
-                      ? (double)(s1->ticks - s0->ticks) / tck
-                      : -1;
+    f->d_stat_s =
+        o->pid && s0->ticks >= 0 && s1->ticks >= 0 ? (double)(s1->ticks - s0->ticks) / tck : -1;
     f->d_task_s = o->pid ? (double)(s1->task_ns - s0->task_ns) / 1e9 : -1;
     f->d_stat_us = f->d_stat_s >= 0 && n > 0 ? f->d_stat_s * 1e6 / n : -1;
     f->d_task_us = f->d_task_s >= 0 && n > 0 ? f->d_task_s * 1e6 / n : -1;
@@ -806,9 +806,8 @@ static void compute(run *r, const cpu_snap *s0, const cpu_snap *s1, figures *f)
     f->busy_s = (double)(s1->sys_busy - s0->sys_busy) / tck;
     f->other_s = f->busy_s - (f->d_task_s > 0 ? f->d_task_s : 0) - f->self_s;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    f->idle_est = f->d_task_us > 0 && o->rate <= 0
-                      ? (double)ncpu * 1e6 / (f->d_task_us + f->self_us)
-                      : -1;
+    f->idle_est =
+        f->d_task_us > 0 && o->rate <= 0 ? (double)ncpu * 1e6 / (f->d_task_us + f->self_us) : -1;
 }
 
 /* A ratio of daemon CPU per check (µs) over an in-process ns figure. */
@@ -838,8 +837,7 @@ static void print_row(const opts *o, const figures *f)
            o->label, rate_s, cd, f->cps, est, f->p50, f->p99, f->p999, f->svc99,
            (unsigned long long)f->errors, f->d_task_us, ratio(f->d_task_us, f->raw_ns),
            ratio(f->d_task_us, f->full_ns), f->d_task_s >= 0 ? f->d_task_s / f->win_s : -1,
-           f->self_s / f->win_s,
-           f->other_s / f->win_s, f->busy_s / f->win_s);
+           f->self_s / f->win_s, f->other_s / f->win_s, f->busy_s / f->win_s);
     fflush(stdout);
 }
 
@@ -880,14 +878,12 @@ static void write_json(const char *path, const opts *o, const run *r, const figu
             "\"machine\": {\"busy_cores\": %.3f, \"other_cores\": %.3f}, "
             "\"idle_machine_estimate_checks_per_s\": %.0f, ",
             f->d_stat_s, f->d_task_s, f->d_stat_us, f->d_task_us,
-            f->d_task_s >= 0 ? f->d_task_s / f->win_s : -1,
-            f->d_wait_us, f->self_s, f->self_us, f->self_s / f->win_s, f->busy_s / f->win_s,
-            f->other_s / f->win_s, f->idle_est);
+            f->d_task_s >= 0 ? f->d_task_s / f->win_s : -1, f->d_wait_us, f->self_s, f->self_us,
+            f->self_s / f->win_s, f->busy_s / f->win_s, f->other_s / f->win_s, f->idle_est);
     fprintf(j,
             "\"in_process\": {\"raw_hs_scan_ns\": %.0f, \"fd_scan_ns\": %.0f, "
             "\"daemon_cpu_over_raw\": %.2f, \"daemon_cpu_over_fd_scan\": %.3f}}\n",
-            f->raw_ns, f->full_ns, ratio(f->d_task_us, f->raw_ns),
-            ratio(f->d_task_us, f->full_ns));
+            f->raw_ns, f->full_ns, ratio(f->d_task_us, f->raw_ns), ratio(f->d_task_us, f->full_ns));
     if (fclose(j) != 0)
         die(path);
 }
@@ -997,8 +993,13 @@ static void in_process(const opts *o, const bench_msgs *msgs, double *raw_ns, do
 
 int main(int argc, char **argv)
 {
-    opts o = {.conns = 4, .depth = 1, .duration = 5, .warmup = 0.5, .size = 1024,
-              .baseline = 0.3, .label = "run"};
+    opts o = {.conns = 4,
+              .depth = 1,
+              .duration = 5,
+              .warmup = 0.5,
+              .size = 1024,
+              .baseline = 0.3,
+              .label = "run"};
     parse_args(argc, argv, &o);
 
     bench_msgs msgs;

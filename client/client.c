@@ -48,15 +48,24 @@ int filterd_default_socket(char *buf, size_t len)
 const char *filterd_client_strerror(int err)
 {
     switch (err) {
-    case FILTERD_OK: return "success";
-    case FILTERD_ECONNECT: return "the daemon is unreachable";
-    case FILTERD_EIO: return "connection to the daemon failed";
-    case FILTERD_EPROTO: return "unexpected answer from the daemon";
-    case FILTERD_ESERVER: return "the daemon answered with an error";
-    case FILTERD_ENOMEM: return "out of memory";
-    case FILTERD_EINVAL: return "invalid argument";
-    case FILTERD_ETIMEDOUT: return "timed out waiting for the daemon";
-    default: return "unknown error";
+    case FILTERD_OK:
+        return "success";
+    case FILTERD_ECONNECT:
+        return "the daemon is unreachable";
+    case FILTERD_EIO:
+        return "connection to the daemon failed";
+    case FILTERD_EPROTO:
+        return "unexpected answer from the daemon";
+    case FILTERD_ESERVER:
+        return "the daemon answered with an error";
+    case FILTERD_ENOMEM:
+        return "out of memory";
+    case FILTERD_EINVAL:
+        return "invalid argument";
+    case FILTERD_ETIMEDOUT:
+        return "timed out waiting for the daemon";
+    default:
+        return "unknown error";
     }
 }
 
@@ -411,8 +420,7 @@ int filterd_client_check(filterd_client *c, const char *text, size_t len, const 
         goto out;
     memcpy(copy, text, len);
     copy[len] = '\0';
-    if (!cJSON_AddStringToObject(req, "op", "check") ||
-        !cJSON_AddStringToObject(req, "text", copy))
+    if (!cJSON_AddStringToObject(req, "op", "check") || !cJSON_AddStringToObject(req, "text", copy))
         goto out;
     if (jmeta) {
         cJSON_AddItemToObject(req, "meta", jmeta);
@@ -520,8 +528,8 @@ out:
     return rc;
 }
 
-int filterd_client_stream_chunk(filterd_client *c, const char *stream, const char *text,
-                                size_t len, filterd_result *res)
+int filterd_client_stream_chunk(filterd_client *c, const char *stream, const char *text, size_t len,
+                                filterd_result *res)
 {
     if (!text) {
         memset(res, 0, sizeof(*res));

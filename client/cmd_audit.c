@@ -66,8 +66,8 @@ static int digits(const char *s, int n, int *out)
 static int parse_time(const char *s, int64_t *us)
 {
     int Y, M, D, h = 0, m = 0, sec = 0;
-    if (strlen(s) < 10 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
-        s[7] != '-' || digits(s + 8, 2, &D) || M < 1 || M > 12 || D < 1 || D > 31)
+    if (strlen(s) < 10 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
+        digits(s + 8, 2, &D) || M < 1 || M > 12 || D < 1 || D > 31)
         return -1;
     const char *p = s + 10;
     int64_t frac = 0, off = 0;
@@ -91,8 +91,7 @@ static int parse_time(const char *s, int64_t *us)
             p++;
         } else if (*p == '+' || *p == '-') {
             int oh, om;
-            if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
-                om > 59)
+            if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
                 return -1;
             off = (int64_t)(oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
             p += 6;
@@ -102,8 +101,12 @@ static int parse_time(const char *s, int64_t *us)
         if (*p)
             return -1;
     }
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                    .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     *us = ((int64_t)t - off) * 1000000 + frac;
     return 0;
@@ -458,8 +461,7 @@ static void print_table(counts *c, int nfiles, entry **cats, entry **rules)
     printf("\ntop %zu rules of %zu (matches)\n", top, c->rules.n);
     for (size_t i = 0; i < top; i++)
         printf("  %12llu  %-24s %-8s %s\n", (unsigned long long)rules[i]->count, rules[i]->key,
-               rules[i]->category ? rules[i]->category : "",
-               rules[i]->src ? rules[i]->src : "");
+               rules[i]->category ? rules[i]->category : "", rules[i]->src ? rules[i]->src : "");
     if (!c->rules.n)
         printf("  (none)\n");
 }

@@ -118,8 +118,8 @@ int fctl_cmd_check(const fctl_args *args)
         return status;
     }
     filterd_result res;
-    int rc = filterd_client_check(c, text, len, NULL, args->explain ? FILTERD_CHECK_EXPLAIN : 0,
-                                  &res);
+    int rc =
+        filterd_client_check(c, text, len, NULL, args->explain ? FILTERD_CHECK_EXPLAIN : 0, &res);
     if (rc != 0) {
         if (args->json && res.raw)
             printf("%s\n", res.raw);

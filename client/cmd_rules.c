@@ -35,9 +35,9 @@
 
 int filterctl_rules_main(int argc, char **argv);
 
-#define EX_OK_ 0
-#define EX_FAIL_ 1
-#define EX_USAGE_ 64
+#define EX_OK_       0
+#define EX_FAIL_     1
+#define EX_USAGE_    64
 #define EX_SOFTWARE_ 70
 
 static void usage(FILE *f)
@@ -90,7 +90,7 @@ static int load(const char *dir, fd_ruleset **out)
 static void summary(const char *dir, const fd_ruleset *rs)
 {
     const fd_rulelist *rl = fd_ruleset_rules(rs);
-    size_t (*per)[3] = calloc(rl->ncats ? rl->ncats : 1, sizeof *per);
+    size_t(*per)[3] = calloc(rl->ncats ? rl->ncats : 1, sizeof *per);
     size_t act[3] = {0, 0, 0}, rx = 0;
     for (size_t i = 0; i < rl->nrules; i++) {
         const fd_rule *r = &rl->rules[i];
@@ -234,8 +234,9 @@ static int category_known(const char *dir, const char *id)
     fd_rulelist rl;
     fd_rulelist_init(&rl);
     fd_diag d = FD_DIAG_INIT;
-    int r = fd_rules_parse_categories(&rl, "categories.tsv", buf, len, &d) ? -1
-            : fd_rules_find_category(&rl, id) >= 0;
+    int r = fd_rules_parse_categories(&rl, "categories.tsv", buf, len, &d)
+                ? -1
+                : fd_rules_find_category(&rl, id) >= 0;
     fd_rulelist_free(&rl);
     fd_diag_free(&d);
     free(buf);
@@ -277,13 +278,14 @@ static int cmd_import(int argc, char **argv)
     if (dir && *dir) {
         int k = category_known(dir, cat);
         if (k == 0) {
-            fprintf(stderr, "filterctl: rules import: unknown category '%s' (not in %s/categories.tsv)\n",
+            fprintf(stderr,
+                    "filterctl: rules import: unknown category '%s' (not in %s/categories.tsv)\n",
                     cat, dir);
             return EX_FAIL_;
         }
         if (k < 0)
-            fprintf(stderr, "filterctl: rules import: cannot check category '%s' against %s\n",
-                    cat, dir);
+            fprintf(stderr, "filterctl: rules import: cannot check category '%s' against %s\n", cat,
+                    dir);
     }
     size_t len;
     char *buf = read_all(file, &len);
@@ -308,15 +310,14 @@ static int cmd_import(int argc, char **argv)
 
 int filterctl_rules_main(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-                      !strcmp(argv[1], "help"))) {
+    if (argc >= 2 &&
+        (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
         usage(stdout);
         return EX_OK_;
     }
     if (argc >= 2 && !strcmp(argv[1], "import"))
         return cmd_import(argc, argv);
-    if (argc != 3 || argv[2][0] == '\0' ||
-        (argv[2][0] == '-' && argv[2][1] != '\0')) {
+    if (argc != 3 || argv[2][0] == '\0' || (argv[2][0] == '-' && argv[2][1] != '\0')) {
         usage(stderr);
         return EX_USAGE_;
     }

@@ -53,8 +53,8 @@ static const struct {
     const char *name;
     int (*fn)(const fctl_args *);
 } commands[] = {
-    {"check", fctl_cmd_check},     {"ping", fctl_cmd_ping},     {"version", fctl_cmd_version},
-    {"stats", fctl_cmd_stats},     {"reload", fctl_cmd_reload}, {"stream", fctl_cmd_stream},
+    {"check", fctl_cmd_check}, {"ping", fctl_cmd_ping},     {"version", fctl_cmd_version},
+    {"stats", fctl_cmd_stats}, {"reload", fctl_cmd_reload}, {"stream", fctl_cmd_stream},
 };
 
 filterd_client *fctl_connect(const fctl_args *args, int *status)

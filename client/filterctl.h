@@ -12,19 +12,19 @@
 
 #include "filterd/client.h"
 
-#define EXIT_USAGE 64
+#define EXIT_USAGE       64
 #define EXIT_UNAVAILABLE 69
-#define EXIT_SOFTWARE 70
+#define EXIT_SOFTWARE    70
 
 /* The command line after the global options are taken out. */
 typedef struct fctl_args {
-    const char *socket;   /* --socket, or NULL for the default */
-    bool json;            /* --json */
-    bool explain;         /* --explain */
-    int timeout_ms;       /* --timeout SEC */
-    size_t chunk;         /* stream: --chunk BYTES (0: the default) */
-    const char *cmd;      /* the subcommand */
-    char **pos;           /* its positional arguments */
+    const char *socket; /* --socket, or NULL for the default */
+    bool json;          /* --json */
+    bool explain;       /* --explain */
+    int timeout_ms;     /* --timeout SEC */
+    size_t chunk;       /* stream: --chunk BYTES (0: the default) */
+    const char *cmd;    /* the subcommand */
+    char **pos;         /* its positional arguments */
     int npos;
 } fctl_args;
 

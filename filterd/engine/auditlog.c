@@ -37,12 +37,12 @@ struct fd_auditlog {
     fd_audit_fsync mode;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int writing;        /* a thread is writing (it alone touches the chain) */
+    int writing;         /* a thread is writing (it alone touches the chain) */
     waiter *head, *tail; /* batches waiting for the next write */
-    char prev[65];      /* SHA-256 of the last line in the file */
+    char prev[65];       /* SHA-256 of the last line in the file */
     uint64_t next_seq;
-    off_t size;         /* file size after the last good write */
-    char *wbuf;         /* the writer's assembly buffer */
+    off_t size; /* file size after the last good write */
+    char *wbuf; /* the writer's assembly buffer */
     size_t wcap;
     fd_auditlog_stats st;
 };
@@ -65,8 +65,7 @@ void fd_audit_batch_clear(fd_audit_batch *b)
     b->n = 0;
 }
 
-int fd_audit_batch_add(fd_audit_batch *b, const char *head, size_t hl, const char *body,
-                       size_t bl)
+int fd_audit_batch_add(fd_audit_batch *b, const char *head, size_t hl, const char *body, size_t bl)
 {
     if (b->len + hl + bl > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -176,13 +175,12 @@ static int recover(fd_auditlog *a, fd_diag *warn)
         int tfd = open(tpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (!torn || pread_all(rfd, torn, tl, nl + 1) || tfd < 0 || write_all(tfd, torn, tl) ||
             write_all(tfd, "\n", 1) || ftruncate(a->fd, nl + 1) != 0) {
-            fd_diag_add(warn, a->path, 0, "torn last line (%zu bytes) could not be set aside",
-                        tl);
+            fd_diag_add(warn, a->path, 0, "torn last line (%zu bytes) could not be set aside", tl);
             rc = FD_EIO;
         } else {
             fd_diag_add(warn, a->path, 0,
-                        "torn last line (%zu bytes, a write cut short by a crash) moved to %s",
-                        tl, tpath);
+                        "torn last line (%zu bytes, a write cut short by a crash) moved to %s", tl,
+                        tpath);
         }
         free(torn);
         if (tfd >= 0)
@@ -483,8 +481,9 @@ int fd_audit_verify(const char *const *paths, size_t n, fd_diag *diag, uint64_t 
             } else if (!first && strcmp(pv->valuestring, prev) != 0) {
                 fd_diag_add(diag, paths[f], lineno,
                             "chain broken: prev is not the SHA-256 of the line before (%s)",
-                            strcmp(pv->valuestring, ZEROS) == 0 ? "a new chain starts here"
-                                                                 : "changed, deleted or moved lines");
+                            strcmp(pv->valuestring, ZEROS) == 0
+                                ? "a new chain starts here"
+                                : "changed, deleted or moved lines");
                 rc = FD_ERULES;
             }
             if (!rc) {

@@ -36,9 +36,9 @@ typedef enum fd_audit_fsync {
 typedef struct fd_auditlog fd_auditlog;
 
 typedef struct fd_audit_batch {
-    char *buf;       /* the records' parts, back to back */
+    char *buf; /* the records' parts, back to back */
     size_t len, cap;
-    size_t *rec;     /* per record: offset of its head in buf, then head and body lengths */
+    size_t *rec; /* per record: offset of its head in buf, then head and body lengths */
     size_t n, rcap;
     uint64_t first_seq; /* after a successful commit: seq of the first record */
 } fd_audit_batch;
@@ -48,8 +48,7 @@ void fd_audit_batch_free(fd_audit_batch *b);
 void fd_audit_batch_clear(fd_audit_batch *b);
 /* Append a record: HEAD is `"ts":"…"` and BODY the members after seq
  * (`"op":"check",…,"us":12`). Returns 0 or FD_ENOMEM. */
-int fd_audit_batch_add(fd_audit_batch *b, const char *head, size_t hl, const char *body,
-                       size_t bl);
+int fd_audit_batch_add(fd_audit_batch *b, const char *head, size_t hl, const char *body, size_t bl);
 
 /*
  * Open PATH for appending ("-": standard output, no chain recovery). An

@@ -22,9 +22,9 @@
 #include "hash.h"
 #include "norm.h"
 
-#define MAGIC "FDCACHE1"
+#define MAGIC  "FDCACHE1"
 #define SUFFIX ".fdcache"
-#define HDR (8 + 64 + 64)
+#define HDR    (8 + 64 + 64)
 
 int fd_cache_key(const fd_rulelist *rl, char key[65])
 {
@@ -83,8 +83,8 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-int fd_cache_load(const char *dir, const char *key, hs_database_t *db[FD_CACHE_NDB],
-                  uint32_t **pf, size_t *npf, const char **reason)
+int fd_cache_load(const char *dir, const char *key, hs_database_t *db[FD_CACHE_NDB], uint32_t **pf,
+                  size_t *npf, const char **reason)
 {
     const char *why = "missing";
     char path[4096];
@@ -115,8 +115,8 @@ int fd_cache_load(const char *dir, const char *key, hs_database_t *db[FD_CACHE_N
     if (!*pf)
         goto fail;
     for (size_t i = 0; i < n; i++, off += 4)
-        (*pf)[i] = (uint32_t)(u[off] | u[off + 1] << 8 | u[off + 2] << 16 |
-                              (uint32_t)u[off + 3] << 24);
+        (*pf)[i] =
+            (uint32_t)(u[off] | u[off + 1] << 8 | u[off + 2] << 16 | (uint32_t)u[off + 3] << 24);
     *npf = n;
     why = "rejected by Hyperscan";
     for (int i = 0; i < FD_CACHE_NDB; i++) {

@@ -20,7 +20,7 @@
 
 #include "rules.h"
 
-#define FD_CACHE_NDB 6 /* block and stream database of each of the three buffers */
+#define FD_CACHE_NDB  6 /* block and stream database of each of the three buffers */
 #define FD_CACHE_KEEP 3 /* entries kept in a cache directory */
 
 /* KEY[65] = the cache key of RL on this machine. */
@@ -32,8 +32,8 @@ int fd_cache_key(const fd_rulelist *rl, char key[65]);
  * into *PF (malloc'd, *NPF of them). Returns 0, or FD_EIO when there is no
  * valid entry (REASON, if not NULL, says why: "missing", "corrupt", …).
  */
-int fd_cache_load(const char *dir, const char *key, hs_database_t *db[FD_CACHE_NDB],
-                  uint32_t **pf, size_t *npf, const char **reason);
+int fd_cache_load(const char *dir, const char *key, hs_database_t *db[FD_CACHE_NDB], uint32_t **pf,
+                  size_t *npf, const char **reason);
 
 /* Store DB[] and the prefilter indices as entry KEY in DIR. Returns 0 or
  * FD_EIO / FD_ENOMEM; a failure to cache is never fatal for the caller. */

@@ -12,8 +12,7 @@ void fd__combo_init(fd_combo_state *cs, uint32_t combo)
 }
 
 /* Characters (UTF-8 lead bytes) in BUF between buffer offsets A and B. */
-static uint32_t chars_between(const char *buf, uint32_t base, uint32_t blen, uint32_t a,
-                              uint32_t b)
+static uint32_t chars_between(const char *buf, uint32_t base, uint32_t blen, uint32_t a, uint32_t b)
 {
     uint32_t n = 0;
     for (uint32_t i = a; i < b && i - base < blen; i++)

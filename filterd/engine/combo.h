@@ -24,10 +24,10 @@ typedef struct fd_part_occ {
 } fd_part_occ;
 
 typedef struct fd_combo_state {
-    uint32_t combo;   /* rule index of the @all rule */
-    uint32_t have;    /* bit k: positive part k has occurred */
-    uint8_t neg_seen; /* a negated part occurred */
-    uint8_t done;     /* fired, or satisfied and waiting for the end */
+    uint32_t combo;      /* rule index of the @all rule */
+    uint32_t have;       /* bit k: positive part k has occurred */
+    uint8_t neg_seen;    /* a negated part occurred */
+    uint8_t done;        /* fired, or satisfied and waiting for the end */
     uint32_t start, end; /* the satisfying span, original offsets */
     fd_part_occ latest[FD_MAX_PARTS];
 } fd_combo_state;

@@ -11,15 +11,24 @@
 const char *fd_strerror(int err)
 {
     switch (err) {
-    case FD_OK: return "success";
-    case FD_ENOMEM: return "out of memory";
-    case FD_EIO: return "I/O error";
-    case FD_ERULES: return "the rule set has errors";
-    case FD_EHS: return "Hyperscan error";
-    case FD_EUTF8: return "invalid UTF-8";
-    case FD_EINVAL: return "invalid argument";
-    case FD_ETOOBIG: return "input too large";
-    case FD_ESTATE: return "invalid state";
+    case FD_OK:
+        return "success";
+    case FD_ENOMEM:
+        return "out of memory";
+    case FD_EIO:
+        return "I/O error";
+    case FD_ERULES:
+        return "the rule set has errors";
+    case FD_EHS:
+        return "Hyperscan error";
+    case FD_EUTF8:
+        return "invalid UTF-8";
+    case FD_EINVAL:
+        return "invalid argument";
+    case FD_ETOOBIG:
+        return "input too large";
+    case FD_ESTATE:
+        return "invalid state";
     }
     return "unknown error";
 }

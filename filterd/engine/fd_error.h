@@ -16,14 +16,14 @@
 
 enum {
     FD_OK = 0,
-    FD_ENOMEM = -1,   /* out of memory */
-    FD_EIO = -2,      /* a file could not be read */
-    FD_ERULES = -3,   /* the rule set has errors (see the fd_diag) */
-    FD_EHS = -4,      /* Hyperscan failed at run time */
-    FD_EUTF8 = -5,    /* the text is not valid UTF-8 */
-    FD_EINVAL = -6,   /* bad argument */
-    FD_ETOOBIG = -7,  /* input exceeds a limit */
-    FD_ESTATE = -8,   /* object used in the wrong state */
+    FD_ENOMEM = -1,  /* out of memory */
+    FD_EIO = -2,     /* a file could not be read */
+    FD_ERULES = -3,  /* the rule set has errors (see the fd_diag) */
+    FD_EHS = -4,     /* Hyperscan failed at run time */
+    FD_EUTF8 = -5,   /* the text is not valid UTF-8 */
+    FD_EINVAL = -6,  /* bad argument */
+    FD_ETOOBIG = -7, /* input exceeds a limit */
+    FD_ESTATE = -8,  /* object used in the wrong state */
 };
 
 const char *fd_strerror(int err);
@@ -34,7 +34,10 @@ typedef struct fd_diag {
     size_t cap;
 } fd_diag;
 
-#define FD_DIAG_INIT {NULL, 0, 0}
+#define FD_DIAG_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void fd_diag_init(fd_diag *d);
 void fd_diag_free(fd_diag *d);

@@ -72,8 +72,8 @@ static int to_utf8(const char *buf, size_t len, char **text, size_t *tlen)
 
 static int is_header(const char *s, size_t l)
 {
-    static const char *names[] = {"keyword", "keywords", "word", "words", "term", "terms",
-                                  "关键词", "关键字", "敏感词", "词语", "词条", "词汇"};
+    static const char *names[] = {"keyword", "keywords", "word",   "words", "term", "terms",
+                                  "关键词",  "关键字",   "敏感词", "词语",  "词条", "词汇"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strlen(names[i]) == l && strncasecmp(s, names[i], l) == 0)
             return 1;

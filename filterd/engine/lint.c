@@ -14,8 +14,8 @@
 
 typedef struct lint_ctx {
     const fd_ruleset *rs;
-    uint32_t self;    /* the literal whose text is scanned */
-    uint32_t len;     /* its normalized length */
+    uint32_t self; /* the literal whose text is scanned */
+    uint32_t len;  /* its normalized length */
     fd_diag *diag;
     int count;
     uint8_t *reported; /* per rule: already named as a duplicate */

@@ -53,7 +53,7 @@
 #define FD_NORM_REVISION "1"
 
 #if defined(__GNUC__)
-#define FD_INLINE inline __attribute__((always_inline))
+#define FD_INLINE   inline __attribute__((always_inline))
 #define FD_NOINLINE __attribute__((noinline))
 #else
 #define FD_INLINE inline
@@ -76,39 +76,50 @@
  * bytes / map entries (up to 15 past the output they keep: copy_span) and
  * keep only some, and a last character may start just before the slice
  * end; plus a pending run's byte and the NUL. */
-#define OVERRUN 16
+#define OVERRUN       16
 #define SLICE_ROOM(n) (((n) + 8) * GROWTH + OVERRUN)
 
 static const char replacement[3] = {'\xEF', '\xBF', '\xBD'}; /* U+FFFD */
 
-void fd_normbuf_init(fd_normbuf *b) { memset(b, 0, sizeof *b); }
+void fd_normbuf_init(fd_normbuf *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
-void fd_normbuf_free(fd_normbuf *b) {
+void fd_normbuf_free(fd_normbuf *b)
+{
     free(b->text);
     free(b->map);
     memset(b, 0, sizeof *b);
 }
 
-const char *fd_norm_version(void) {
-    return "filterd-norm/" FD_NORM_REVISION " unicode/" FD_NT_UNICODE_VERSION " tables/" FD_NT_DIGEST;
+const char *fd_norm_version(void)
+{
+    return "filterd-norm/" FD_NORM_REVISION " unicode/" FD_NT_UNICODE_VERSION
+           " tables/" FD_NT_DIGEST;
 }
 
 /* Make room for NEED bytes of text and NEED map entries, keeping the
  * contents. Grows geometrically so a long expanding input costs O(log n)
  * reallocations. On failure the buffer is unchanged except that one of the
  * arrays may already be larger, which is harmless (cap is the minimum). */
-static int reserve(fd_normbuf *b, size_t need) {
-    if (need <= b->cap) return 0;
+static int reserve(fd_normbuf *b, size_t need)
+{
+    if (need <= b->cap)
+        return 0;
     size_t ncap = b->cap > 256 ? b->cap : 256;
     while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / sizeof(uint32_t)) return FD_ETOOBIG;
+        if (ncap > SIZE_MAX / 2 / sizeof(uint32_t))
+            return FD_ETOOBIG;
         ncap *= 2;
     }
     char *t = realloc(b->text, ncap);
-    if (!t) return FD_ENOMEM;
+    if (!t)
+        return FD_ENOMEM;
     b->text = t;
     uint32_t *m = realloc(b->map, ncap * sizeof *m);
-    if (!m) return FD_ENOMEM;
+    if (!m)
+        return FD_ENOMEM;
     b->map = m;
     b->cap = ncap;
     return 0;
@@ -120,18 +131,23 @@ static int reserve(fd_normbuf *b, size_t need) {
  * bad input degrades to U+FFFD rather than to a read past the end. What it
  * accepts is exactly RFC 3629 UTF-8, as fd_utf8_check(): that is what lets
  * fd_norm_both_checked() stand in for a separate validation pass. */
-static FD_INLINE size_t decode(const uint8_t *s, size_t n, uint32_t *cp) {
+static FD_INLINE size_t decode(const uint8_t *s, size_t n, uint32_t *cp)
+{
     uint8_t b0 = s[0];
-    if (b0 < 0xC2) return 0;
+    if (b0 < 0xC2)
+        return 0;
     if (b0 < 0xE0) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
+        if (n < 2 || (s[1] & 0xC0) != 0x80)
+            return 0;
         *cp = (uint32_t)(b0 & 0x1F) << 6 | (s[1] & 0x3F);
         return 2;
     }
     if (b0 < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
         uint32_t c = (uint32_t)(b0 & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
-        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))
+            return 0;
         *cp = c;
         return 3;
     }
@@ -140,7 +156,8 @@ static FD_INLINE size_t decode(const uint8_t *s, size_t n, uint32_t *cp) {
             return 0;
         uint32_t c = (uint32_t)(b0 & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 |
                      (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
-        if (c < 0x10000 || c > 0x10FFFF) return 0;
+        if (c < 0x10000 || c > 0x10FFFF)
+            return 0;
         *cp = c;
         return 4;
     }
@@ -157,7 +174,8 @@ typedef struct nchar {
 } nchar;
 
 /* Look up the character at S (non-ASCII or ASCII; N >= 1 bytes left). */
-static FD_INLINE void lookup(const uint8_t *s, size_t n, nchar *c) {
+static FD_INLINE void lookup(const uint8_t *s, size_t n, nchar *c)
+{
     c->bad = 0;
     if (s[0] < 0x80) {
         c->cls = fd_nt_ascii_class[s[0]];
@@ -190,10 +208,14 @@ static FD_INLINE void lookup(const uint8_t *s, size_t n, nchar *c) {
 /* Append image bytes, each mapped to input offset AT. Images of one
  * character (1-4 bytes) are the common case: their map entries are written
  * as one 4-entry block (room for the extra entries is in OVERRUN). */
-static FD_INLINE size_t put(char *t, uint32_t *m, size_t o, const char *img, uint32_t n, uint32_t at) {
+static FD_INLINE size_t put(char *t, uint32_t *m, size_t o, const char *img, uint32_t n,
+                            uint32_t at)
+{
     if (n <= 4) {
-        for (int k = 0; k < 4; k++) m[o + k] = at;
-        for (uint32_t k = 0; k < n; k++) t[o + k] = img[k];
+        for (int k = 0; k < 4; k++)
+            m[o + k] = at;
+        for (uint32_t k = 0; k < n; k++)
+            t[o + k] = img[k];
         return o + n;
     }
     for (uint32_t k = 0; k < n; k++) {
@@ -211,7 +233,8 @@ static FD_INLINE size_t put(char *t, uint32_t *m, size_t o, const char *img, uin
  * Per byte v (7 bits), v + (0x80 - lo) has its high bit set iff v >= lo,
  * and v + (0x7F - hi) iff v > hi; no carry crosses bytes. */
 #define B8(c) (0x0101010101010101ull * (uint8_t)(c))
-static FD_INLINE uint64_t ascii_alnum8(uint64_t x, uint64_t *folded) {
+static FD_INLINE uint64_t ascii_alnum8(uint64_t x, uint64_t *folded)
+{
     uint64_t v = x & B8(0x7F);
     uint64_t digit = (v + B8(0x80 - '0')) & ~(v + B8(0x7F - '9'));
     uint64_t l = v | B8(0x20); /* A-Z → a-z; nothing else lands in a-z */
@@ -223,7 +246,8 @@ static FD_INLINE uint64_t ascii_alnum8(uint64_t x, uint64_t *folded) {
 
 /* Index of the first byte whose high bit is set in the non-zero mask M of
  * 8 bytes as loaded by memcpy (byte 0 first in memory). */
-static FD_INLINE unsigned first_byte(uint64_t m) {
+static FD_INLINE unsigned first_byte(uint64_t m)
+{
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     return (unsigned)__builtin_clzll(m) / 8;
 #else
@@ -233,8 +257,10 @@ static FD_INLINE unsigned first_byte(uint64_t m) {
 
 /* Map entries AT, AT+1, ..., AT+7 at M (a plain loop: compilers make it
  * two vector stores). */
-static FD_INLINE void iota8(uint32_t *m, uint32_t at) {
-    for (uint32_t k = 0; k < 8; k++) m[k] = at + k;
+static FD_INLINE void iota8(uint32_t *m, uint32_t at)
+{
+    for (uint32_t k = 0; k < 8; k++)
+        m[k] = at + k;
 }
 
 /*
@@ -275,7 +301,7 @@ static FD_INLINE void iota8(uint32_t *m, uint32_t at) {
  * inlined, so it stays in registers. K/S say which machines run. */
 typedef struct machines {
     /* KEEP */
-    char *kt;        /* output text and map arrays, write position */
+    char *kt; /* output text and map arrays, write position */
     uint32_t *km;
     size_t ko;
     int ws;          /* a white space run is pending */
@@ -298,7 +324,8 @@ typedef struct machines {
 
 /* KEEP, before an emitted character: the pending white space run becomes
  * its one byte (or nothing at the start of the text) and is closed. */
-static FD_INLINE void keep_flush(machines *x) {
+static FD_INLINE void keep_flush(machines *x)
+{
     if (x->ws) {
         if (x->kany) {
             x->kt[x->ko] = x->ws_nl ? '\n' : ' ';
@@ -310,7 +337,8 @@ static FD_INLINE void keep_flush(machines *x) {
 
 /* STRIP, before a word character: the pending separator run becomes a
  * break byte or nothing, and is closed; a new word segment starts. */
-static FD_INLINE void strip_resolve(machines *x) {
+static FD_INLINE void strip_resolve(machines *x)
+{
     if (x->run) {
         if ((x->brk || x->run > FD_NORM_MAX_NOISE) && x->sany) {
             x->st[x->so] = FD_NORM_BREAK;
@@ -323,7 +351,8 @@ static FD_INLINE void strip_resolve(machines *x) {
 }
 
 /* Both machines, before a word character with a non-empty image. */
-static FD_INLINE void word_start(const int K, const int S, machines *x) {
+static FD_INLINE void word_start(const int K, const int S, machines *x)
+{
     if (K) {
         keep_flush(x);
         x->kany = 1;
@@ -335,19 +364,24 @@ static FD_INLINE void word_start(const int K, const int S, machines *x) {
 }
 
 /* A separator joins (or starts) the STRIP run / the KEEP white space run. */
-static FD_INLINE void strip_sep(machines *x, uint32_t at, uint32_t clen) {
-    if (!x->run++) x->run_at = at, x->run_len = clen;
+static FD_INLINE void strip_sep(machines *x, uint32_t at, uint32_t clen)
+{
+    if (!x->run++)
+        x->run_at = at, x->run_len = clen;
 }
 
-static FD_INLINE void keep_ws(machines *x, uint32_t at, uint32_t clen) {
-    if (!x->ws) x->ws = 1, x->ws_at = at, x->ws_len = clen;
+static FD_INLINE void keep_ws(machines *x, uint32_t at, uint32_t clen)
+{
+    if (!x->ws)
+        x->ws = 1, x->ws_at = at, x->ws_len = clen;
 }
 
 /* The general step: one input character of class CLS at stream offset AT,
  * CLEN bytes long, whose image is IMG (ILEN bytes), through both machines.
  * Every fast path in norm_core() must be equivalent to this. */
 static FD_INLINE void step(const int K, const int S, machines *x, unsigned cls, const char *img,
-                           uint32_t ilen, uint32_t clen, uint32_t at) {
+                           uint32_t ilen, uint32_t clen, uint32_t at)
+{
     switch (cls) {
     case FD_NC_WORD:
         if (S) {
@@ -367,9 +401,11 @@ static FD_INLINE void step(const int K, const int S, machines *x, unsigned cls, 
     case FD_NC_SPACE:
         if (S) {
             strip_sep(x, at, clen);
-            if (x->term && x->seg >= 2) x->brk = 1;
+            if (x->term && x->seg >= 2)
+                x->brk = 1;
         }
-        if (K) keep_ws(x, at, clen);
+        if (K)
+            keep_ws(x, at, clen);
         break;
     case FD_NC_NL:
         if (S) {
@@ -384,8 +420,10 @@ static FD_INLINE void step(const int K, const int S, machines *x, unsigned cls, 
     default: /* FD_NC_PUNCT, FD_NC_TERM, FD_NC_BREAK */
         if (S) {
             strip_sep(x, at, clen);
-            if (cls == FD_NC_BREAK) x->brk = 1;
-            else if (cls == FD_NC_TERM) x->term = 1;
+            if (cls == FD_NC_BREAK)
+                x->brk = 1;
+            else if (cls == FD_NC_TERM)
+                x->term = 1;
         }
         if (K && ilen) {
             keep_flush(x);
@@ -399,18 +437,23 @@ static FD_INLINE void step(const int K, const int S, machines *x, unsigned cls, 
 /* Append the 3-byte character at S + I (valid, its own image), mapped to
  * AT. 4 bytes are copied when readable, as one store: the extra byte is
  * overwritten next or lies past the end (room is in OVERRUN). */
-static FD_INLINE size_t copy3(char *t, uint32_t *m, size_t o, const uint8_t *s, size_t i, size_t len,
-                              uint32_t at) {
-    if (i + 4 <= len) memcpy(t + o, s + i, 4);
-    else memcpy(t + o, s + i, 3);
-    for (int k = 0; k < 4; k++) m[o + k] = at;
+static FD_INLINE size_t copy3(char *t, uint32_t *m, size_t o, const uint8_t *s, size_t i,
+                              size_t len, uint32_t at)
+{
+    if (i + 4 <= len)
+        memcpy(t + o, s + i, 4);
+    else
+        memcpy(t + o, s + i, 3);
+    for (int k = 0; k < 4; k++)
+        m[o + k] = at;
     return o + 3;
 }
 
 /* The 3-byte character at P (3 bytes readable): its code point, or 0 if it
  * is not valid UTF-8 (bad continuation, overlong, surrogate), which then
  * takes the general step. No valid 3-byte character is U+0000. */
-static FD_INLINE uint32_t decode3(const uint8_t *p) {
+static FD_INLINE uint32_t decode3(const uint8_t *p)
+{
     uint32_t c = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
     if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))
         return 0;
@@ -462,24 +505,34 @@ static FD_INLINE uint32_t decode3(const uint8_t *p) {
  * run mask R, R + F carries from each such bit to just past its run, so
  * (R + F) & ~R has a bit exactly at the word after each run holding F.
  */
-static FD_INLINE uint64_t mask16(__m128i m, int k) {
+static FD_INLINE uint64_t mask16(__m128i m, int k)
+{
     return (uint64_t)(uint16_t)_mm_movemask_epi8(m) << (16 * k);
 }
 
-static FD_INLINE unsigned ctz64(uint64_t m) { return (unsigned)__builtin_ctzll(m); }
-static FD_INLINE unsigned top64(uint64_t m) { return 63u - (unsigned)__builtin_clzll(m); }
+static FD_INLINE unsigned ctz64(uint64_t m)
+{
+    return (unsigned)__builtin_ctzll(m);
+}
+static FD_INLINE unsigned top64(uint64_t m)
+{
+    return 63u - (unsigned)__builtin_clzll(m);
+}
 
 #define V8(c) _mm_set1_epi8((char)(c))
 /* Byte masks of 16 bytes. Signed compares: bytes >= 0x80 are negative, so
  * below every range tested here (and "< 0x20", a cut, includes them). */
-static FD_INLINE __m128i in_range(__m128i v, char lo, char hi) {
+static FD_INLINE __m128i in_range(__m128i v, char lo, char hi)
+{
     return _mm_and_si128(_mm_cmpgt_epi8(v, V8(lo - 1)), _mm_cmplt_epi8(v, V8(hi + 1)));
 }
-static FD_INLINE __m128i is_blank(__m128i v) {
+static FD_INLINE __m128i is_blank(__m128i v)
+{
     return _mm_or_si128(_mm_cmpeq_epi8(v, V8(' ')), _mm_cmpeq_epi8(v, V8('\t')));
 }
 /* The KEEP image of V: A-Z folded to a-z, blanks ' ', line breaks '\n'. */
-static FD_INLINE __m128i image16(__m128i v) {
+static FD_INLINE __m128i image16(__m128i v)
+{
     __m128i bl = is_blank(v), nl = in_range(v, '\n', '\r');
     v = _mm_or_si128(v, _mm_and_si128(in_range(v, 'A', 'Z'), V8(0x20)));
     v = _mm_or_si128(_mm_andnot_si128(bl, v), _mm_and_si128(bl, V8(' ')));
@@ -492,7 +545,8 @@ static FD_INLINE __m128i image16(__m128i v) {
  * to 15 bytes/entries past the new end are written too (see OVERRUN), and
  * P is read up to TO + 15 < WINDOW_READ. */
 static FD_INLINE size_t copy_span(char *t, uint32_t *m, size_t o, const uint8_t *p, unsigned from,
-                                  unsigned to, uint32_t at) {
+                                  unsigned to, uint32_t at)
+{
     const __m128i four = _mm_set1_epi32(4);
     for (unsigned k = from; k < to; k += 16) {
         size_t d = o + (k - from);
@@ -519,15 +573,18 @@ typedef struct wcur {
     size_t ko, so, seg;
 } wcur;
 
-static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_t *km, char *st, uint32_t *sm,
-                                     wcur *x, const uint8_t *p, uint32_t at) {
+static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_t *km, char *st,
+                                     uint32_t *sm, wcur *x, const uint8_t *p, uint32_t at)
+{
     uint64_t W = 0, BL = 0, NL = 0, TM = 0, CUT = 0;
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
         __m128i bl = is_blank(v), nl = in_range(v, '\n', '\r');
-        __m128i w = _mm_or_si128(in_range(v, '0', '9'), in_range(_mm_or_si128(v, V8(0x20)), 'a', 'z'));
-        __m128i cut = _mm_or_si128(_mm_andnot_si128(_mm_or_si128(bl, nl), _mm_cmplt_epi8(v, V8(0x20))),
-                                   _mm_cmpeq_epi8(v, V8(0x7F)));
+        __m128i w =
+            _mm_or_si128(in_range(v, '0', '9'), in_range(_mm_or_si128(v, V8(0x20)), 'a', 'z'));
+        __m128i cut =
+            _mm_or_si128(_mm_andnot_si128(_mm_or_si128(bl, nl), _mm_cmplt_epi8(v, V8(0x20))),
+                         _mm_cmpeq_epi8(v, V8(0x7F)));
         W |= mask16(w, k);
         BL |= mask16(bl, k);
         NL |= mask16(nl, k);
@@ -543,7 +600,8 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
     /* The prefix: up to the first cut byte, ending with a word byte. */
     uint64_t lim = CUT ? (CUT & -CUT) - 1 : ~0ull;
     W &= lim;
-    if (!W) return 0;
+    if (!W)
+        return 0;
     unsigned n = top64(W) + 1;
     uint64_t valid = n == 64 ? ~0ull : (1ull << n) - 1;
     uint64_t R = valid & ~W; /* separators */
@@ -560,7 +618,8 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
             unsigned g0 = ctz64(gap);               /* >= 1: after its run's first byte */
             unsigned g1 = g0 + ctz64(~(gap >> g0)); /* < n: the prefix ends with a word */
             o = copy_span(kt, km, o, p, pos, g0, at);
-            if (NL & (((1ull << (g1 - g0)) - 1) << g0)) kt[o - 1] = '\n';
+            if (NL & (((1ull << (g1 - g0)) - 1) << g0))
+                kt[o - 1] = '\n';
             pos = g1;
             gap &= ~0ull << g1;
         }
@@ -569,9 +628,11 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
     if (S) {
         uint64_t rs = R & ~(R << 1); /* run starts */
         uint64_t lng = R;            /* bytes past the FD_NORM_MAX_NOISE-th of a run */
-        for (int k = 1; k <= FD_NORM_MAX_NOISE; k++) lng &= R << k;
+        for (int k = 1; k <= FD_NORM_MAX_NOISE; k++)
+            lng &= R << k;
         uint64_t tp = TM; /* at or after a terminator, within FD_NORM_MAX_NOISE - 1 */
-        for (int k = 1; k < FD_NORM_MAX_NOISE; k++) tp |= (tp << 1) & R;
+        for (int k = 1; k < FD_NORM_MAX_NOISE; k++)
+            tp |= (tp << 1) & R;
         /* Runs starting after a word of >= 2 characters (seg carries in). */
         uint64_t seg2 = (W << 1) & (W << 2);
         seg2 |= (uint64_t)(x->seg >= 2) | ((W & (uint64_t)(x->seg >= 1)) << 1);
@@ -623,14 +684,17 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
 
 /* The three instances, kept out of line so that norm_core()'s own loop
  * keeps its registers (the window needs many). */
-static FD_NOINLINE size_t window_k(char *kt, uint32_t *km, wcur *x, const uint8_t *p, uint32_t at) {
+static FD_NOINLINE size_t window_k(char *kt, uint32_t *km, wcur *x, const uint8_t *p, uint32_t at)
+{
     return ascii_window(1, 0, kt, km, NULL, NULL, x, p, at);
 }
-static FD_NOINLINE size_t window_s(char *st, uint32_t *sm, wcur *x, const uint8_t *p, uint32_t at) {
+static FD_NOINLINE size_t window_s(char *st, uint32_t *sm, wcur *x, const uint8_t *p, uint32_t at)
+{
     return ascii_window(0, 1, NULL, NULL, st, sm, x, p, at);
 }
-static FD_NOINLINE size_t window_ks(char *kt, uint32_t *km, char *st, uint32_t *sm, wcur *x, const uint8_t *p,
-                                    uint32_t at) {
+static FD_NOINLINE size_t window_ks(char *kt, uint32_t *km, char *st, uint32_t *sm, wcur *x,
+                                    const uint8_t *p, uint32_t at)
+{
     return ascii_window(1, 1, kt, km, st, sm, x, p, at);
 }
 #endif
@@ -656,7 +720,8 @@ static FD_NOINLINE size_t window_ks(char *kt, uint32_t *km, char *st, uint32_t *
  */
 static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_norm_state *sst,
                                const uint8_t *s, size_t len, fd_normbuf *kb, fd_normbuf *sb,
-                               int *bad) {
+                               int *bad)
+{
     const uint32_t base = K ? kst->base : sst->base;
     machines x;
     memset(&x, 0, sizeof x);
@@ -687,14 +752,16 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
         if (K) {
             kb->len = x.ko;
             int rc = reserve(kb, x.ko + SLICE_ROOM(stop - i));
-            if (rc) return rc;
+            if (rc)
+                return rc;
             x.kt = kb->text;
             x.km = kb->map;
         }
         if (S) {
             sb->len = x.so;
             int rc = reserve(sb, x.so + SLICE_ROOM(stop - i));
-            if (rc) return rc;
+            if (rc)
+                return rc;
             x.st = sb->text;
             x.sm = sb->map;
         }
@@ -709,7 +776,8 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                      * next 16 bytes are ASCII (shorter ASCII stretches
                      * between other characters are not worth one). */
                     if ((!K || (!x.ws && x.kany)) && (!S || (!x.run && x.sany)) && stop - i >= 16 &&
-                        !_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i)))) {
+                        !_mm_movemask_epi8(
+                            _mm_loadu_si128((const __m128i *)(const void *)(s + i)))) {
                         /* Near the end of the slice, a copy padded with
                          * 0x80 (a cut byte). */
                         const uint8_t *p = s + i;
@@ -727,7 +795,8 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                         x.ko = c.ko, x.so = c.so, x.seg = c.seg;
                         if (n) {
                             i += n;
-                            if (i >= stop || (b = s[i]) >= 0x80) break;
+                            if (i >= stop || (b = s[i]) >= 0x80)
+                                break;
                             continue;
                         }
                     }
@@ -736,14 +805,17 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                         /* A run of one white space byte (indentation,
                          * alignment): K steps of FD_NC_SPACE at once. */
                         size_t k = 1;
-                        while (i + k < stop && s[i + k] == b) k++;
+                        while (i + k < stop && s[i + k] == b)
+                            k++;
                         uint32_t at = base + (uint32_t)i;
                         if (S) {
                             strip_sep(&x, at, 1);
                             x.run += k - 1;
-                            if (x.term && x.seg >= 2) x.brk = 1;
+                            if (x.term && x.seg >= 2)
+                                x.brk = 1;
                         }
-                        if (K) keep_ws(&x, at, 1);
+                        if (K)
+                            keep_ws(&x, at, 1);
                         i += k;
                     } else if (fd_nt_ascii_class[b] != FD_NC_WORD) {
                         step(K, S, &x, fd_nt_ascii_class[b], &fd_nt_ascii_image[b], 1, 1,
@@ -760,8 +832,10 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             memcpy(&w, s + i, 8);
                             uint64_t nonword = ascii_alnum8(w, &f);
                             uint32_t at = base + (uint32_t)i;
-                            if (K) memcpy(x.kt + x.ko, &f, 8), iota8(x.km + x.ko, at);
-                            if (S) memcpy(x.st + x.so, &f, 8), iota8(x.sm + x.so, at);
+                            if (K)
+                                memcpy(x.kt + x.ko, &f, 8), iota8(x.km + x.ko, at);
+                            if (S)
+                                memcpy(x.st + x.so, &f, 8), iota8(x.sm + x.so, at);
                             if (!nonword) {
                                 x.ko += 8, x.so += 8, x.seg += 8, i += 8;
                                 continue;
@@ -775,20 +849,25 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             if (s[i] != ' ' || i + 1 >= len || s[i + 1] >= 0x80 ||
                                 fd_nt_ascii_class[s[i + 1]] != FD_NC_WORD)
                                 goto word_end;
-                            if (K) x.kt[x.ko] = ' ', x.km[x.ko++] = base + (uint32_t)i;
-                            if (S) x.seg = 0;
+                            if (K)
+                                x.kt[x.ko] = ' ', x.km[x.ko++] = base + (uint32_t)i;
+                            if (S)
+                                x.seg = 0;
                             i++;
                         }
                         /* The last few bytes of the input, one at a time. */
                         while (i < len && s[i] < 0x80 && fd_nt_ascii_class[s[i]] == FD_NC_WORD) {
                             uint32_t at = base + (uint32_t)i;
-                            if (K) x.kt[x.ko] = fd_nt_ascii_image[s[i]], x.km[x.ko++] = at;
-                            if (S) x.st[x.so] = fd_nt_ascii_image[s[i]], x.sm[x.so++] = at;
+                            if (K)
+                                x.kt[x.ko] = fd_nt_ascii_image[s[i]], x.km[x.ko++] = at;
+                            if (S)
+                                x.st[x.so] = fd_nt_ascii_image[s[i]], x.sm[x.so++] = at;
                             i++, x.seg++;
                         }
                     word_end:;
                     }
-                    if (i >= stop || (b = s[i]) >= 0x80) break;
+                    if (i >= stop || (b = s[i]) >= 0x80)
+                        break;
                 }
                 continue;
             }
@@ -801,13 +880,16 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
             if ((b & 0xF0) == 0xE0 && i < end3) {
                 for (;;) {
                     uint8_t b1 = s[i + 1], b2 = s[i + 2];
-                    uint32_t cp = (uint32_t)(b & 0x0F) << 12 | (uint32_t)(b1 & 0x3F) << 6 | (b2 & 0x3F);
+                    uint32_t cp =
+                        (uint32_t)(b & 0x0F) << 12 | (uint32_t)(b1 & 0x3F) << 6 | (b2 & 0x3F);
                     uint32_t at = base + (uint32_t)i;
                     int cont = (((b1 ^ 0x80) | (b2 ^ 0x80)) & 0xC0) == 0;
                     if (cont && fd_nt_ident_bmp_has(cp)) {
                         word_start(K, S, &x);
-                        if (K) x.ko = copy3(x.kt, x.km, x.ko, s, i, len, at);
-                        if (S) x.so = copy3(x.st, x.sm, x.so, s, i, len, at);
+                        if (K)
+                            x.ko = copy3(x.kt, x.km, x.ko, s, i, len, at);
+                        if (S)
+                            x.so = copy3(x.st, x.sm, x.so, s, i, len, at);
                         x.seg++;
                         i += 3;
                     } else if (cont && fd_nt_break_bmp_has(cp)) {
@@ -819,12 +901,14 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                         uint32_t e = fd_nt_lookup(cp);
                         if (K) {
                             int mapped = (int)FD_NT_MAPPED(e);
-                            const char *img = mapped ? fd_nt_pool + FD_NT_OFF(e) : (const char *)s + i;
+                            const char *img =
+                                mapped ? fd_nt_pool + FD_NT_OFF(e) : (const char *)s + i;
                             uint32_t il = mapped ? FD_NT_LEN(e) : 3;
                             keep_flush(&x);
                             if (mapped || i + 4 <= len) {
                                 memcpy(x.kt + x.ko, img, 4);
-                                for (int k = 0; k < 4; k++) x.km[x.ko + k] = at;
+                                for (int k = 0; k < 4; k++)
+                                    x.km[x.ko + k] = at;
                                 x.ko += il;
                             } else {
                                 x.ko = put(x.kt, x.km, x.ko, img, il, at);
@@ -844,19 +928,24 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             x.ko = copy3(x.kt, x.km, x.ko, s, i, len, at);
                             x.kany = 1;
                         }
-                        if (S) strip_sep(&x, at, 3);
+                        if (S)
+                            strip_sep(&x, at, 3);
                         i += 3;
                     } else if ((cp = decode3(s + i)) != 0) {
                         uint32_t e = fd_nt_lookup(cp);
-                        const char *img = FD_NT_MAPPED(e) ? fd_nt_pool + FD_NT_OFF(e) : (const char *)s + i;
-                        step(K, S, &x, FD_NT_CLASS(e), img, FD_NT_MAPPED(e) ? FD_NT_LEN(e) : 3, 3, at);
+                        const char *img =
+                            FD_NT_MAPPED(e) ? fd_nt_pool + FD_NT_OFF(e) : (const char *)s + i;
+                        step(K, S, &x, FD_NT_CLASS(e), img, FD_NT_MAPPED(e) ? FD_NT_LEN(e) : 3, 3,
+                             at);
                         i += 3;
                     } else {
                         break; /* invalid: the general step below */
                     }
-                    if (i >= end3 || ((b = s[i]) & 0xF0) != 0xE0) break;
+                    if (i >= end3 || ((b = s[i]) & 0xF0) != 0xE0)
+                        break;
                 }
-                if (i >= stop || (s[i] & 0xF0) != 0xE0 || i >= end3) continue;
+                if (i >= stop || (s[i] & 0xF0) != 0xE0 || i >= end3)
+                    continue;
                 /* else an invalid sequence at i: fall through */
             }
 
@@ -897,31 +986,39 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
 
 /* The three instances (see norm_core). Not inlined into their callers, so
  * each is compiled once with its constant flags. */
-static int norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out, int *bad) {
+static int norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out, int *bad)
+{
     return norm_core(1, 0, st, NULL, s, len, out, NULL, bad);
 }
 
-static int norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out, int *bad) {
+static int norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out, int *bad)
+{
     return norm_core(0, 1, NULL, st, s, len, NULL, out, bad);
 }
 
 static int norm_both(fd_norm_state *kst, fd_norm_state *sst, const uint8_t *s, size_t len,
-                     fd_normbuf *kb, fd_normbuf *sb, int *bad) {
+                     fd_normbuf *kb, fd_normbuf *sb, int *bad)
+{
     return norm_core(1, 1, kst, sst, s, len, kb, sb, bad);
 }
 
-void fd_norm_begin(fd_norm_state *st, fd_norm_mode mode) {
+void fd_norm_begin(fd_norm_state *st, fd_norm_mode mode)
+{
     memset(st, 0, sizeof *st);
     st->mode = mode;
 }
 
 /* See norm.h. Appends; the caller's buffer keeps what it had. */
-int fd_norm_feed(fd_norm_state *st, const char *in, size_t len, fd_normbuf *out) {
-    if (st->mode != FD_NORM_KEEP_SEP && st->mode != FD_NORM_STRIP_SEP) return FD_EINVAL;
-    if (len > UINT32_MAX - st->base) return FD_ETOOBIG;
+int fd_norm_feed(fd_norm_state *st, const char *in, size_t len, fd_normbuf *out)
+{
+    if (st->mode != FD_NORM_KEEP_SEP && st->mode != FD_NORM_STRIP_SEP)
+        return FD_EINVAL;
+    if (len > UINT32_MAX - st->base)
+        return FD_ETOOBIG;
     size_t keep = out->len;
     int rc = reserve(out, keep + 1);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     const uint8_t *s = (const uint8_t *)in;
     int bad;
     rc = st->mode == FD_NORM_STRIP_SEP ? norm_strip(st, s, len, out, &bad)
@@ -939,15 +1036,19 @@ int fd_norm_feed(fd_norm_state *st, const char *in, size_t len, fd_normbuf *out)
 /* See norm.h. Both states must be at the same stream offset: they are
  * always advanced together here. */
 int fd_norm_feed_both(fd_norm_state *kst, fd_norm_state *sst, const char *in, size_t len,
-                      fd_normbuf *keep, fd_normbuf *strip) {
-    if (kst->mode != FD_NORM_KEEP_SEP || sst->mode != FD_NORM_STRIP_SEP ||
-        kst->base != sst->base || keep == strip)
+                      fd_normbuf *keep, fd_normbuf *strip)
+{
+    if (kst->mode != FD_NORM_KEEP_SEP || sst->mode != FD_NORM_STRIP_SEP || kst->base != sst->base ||
+        keep == strip)
         return FD_EINVAL;
-    if (len > UINT32_MAX - kst->base) return FD_ETOOBIG;
+    if (len > UINT32_MAX - kst->base)
+        return FD_ETOOBIG;
     size_t kl = keep->len, sl = strip->len;
     int rc = reserve(keep, kl + 1);
-    if (!rc) rc = reserve(strip, sl + 1);
-    if (rc) return rc;
+    if (!rc)
+        rc = reserve(strip, sl + 1);
+    if (rc)
+        return rc;
     int bad;
     rc = norm_both(kst, sst, (const uint8_t *)in, len, keep, strip, &bad);
     if (rc) {
@@ -964,45 +1065,58 @@ int fd_norm_feed_both(fd_norm_state *kst, fd_norm_state *sst, const char *in, si
     return 0;
 }
 
-uint32_t fd_norm_pending(const fd_norm_state *st) {
+uint32_t fd_norm_pending(const fd_norm_state *st)
+{
     return st->run ? st->run_at : st->base;
 }
 
-static void clear(fd_normbuf *b) {
+static void clear(fd_normbuf *b)
+{
     b->len = 0;
-    if (b->text) b->text[0] = '\0';
+    if (b->text)
+        b->text[0] = '\0';
 }
 
 /* See norm.h. A whole text is a stream of one piece: what a trailing run
  * would have become is dropped with the state. */
-int fd_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out) {
+int fd_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out)
+{
     clear(out);
-    if (mode != FD_NORM_KEEP_SEP && mode != FD_NORM_STRIP_SEP) return FD_EINVAL;
-    if (len > UINT32_MAX) return FD_ETOOBIG;
+    if (mode != FD_NORM_KEEP_SEP && mode != FD_NORM_STRIP_SEP)
+        return FD_EINVAL;
+    if (len > UINT32_MAX)
+        return FD_ETOOBIG;
     fd_norm_state st;
     fd_norm_begin(&st, mode);
     int rc = fd_norm_feed(&st, in, len, out);
-    if (rc) clear(out);
+    if (rc)
+        clear(out);
     return rc;
 }
 
 /* fd_norm_both and fd_norm_both_checked: one pass, two results; CHECK
  * turns an invalid input into FD_EUTF8 (the pass already decodes every
  * character strictly, so this costs nothing on valid text). */
-static int both(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip, int check) {
+static int both(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip, int check)
+{
     clear(keep);
     clear(strip);
-    if (keep == strip) return FD_EINVAL;
-    if (len > UINT32_MAX) return FD_ETOOBIG;
+    if (keep == strip)
+        return FD_EINVAL;
+    if (len > UINT32_MAX)
+        return FD_ETOOBIG;
     fd_norm_state kst, sst;
     fd_norm_begin(&kst, FD_NORM_KEEP_SEP);
     fd_norm_begin(&sst, FD_NORM_STRIP_SEP);
     size_t kl = keep->len, sl = strip->len;
     int rc = reserve(keep, kl + 1);
-    if (!rc) rc = reserve(strip, sl + 1);
+    if (!rc)
+        rc = reserve(strip, sl + 1);
     int bad = 0;
-    if (!rc) rc = norm_both(&kst, &sst, (const uint8_t *)in, len, keep, strip, &bad);
-    if (!rc && check && bad) rc = FD_EUTF8;
+    if (!rc)
+        rc = norm_both(&kst, &sst, (const uint8_t *)in, len, keep, strip, &bad);
+    if (!rc && check && bad)
+        rc = FD_EUTF8;
     if (rc) {
         clear(keep);
         clear(strip);
@@ -1013,25 +1127,32 @@ static int both(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip,
     return 0;
 }
 
-int fd_norm_both(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip) {
+int fd_norm_both(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip)
+{
     return both(in, len, keep, strip, 0);
 }
 
-int fd_norm_both_checked(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip) {
+int fd_norm_both_checked(const char *in, size_t len, fd_normbuf *keep, fd_normbuf *strip)
+{
     return both(in, len, keep, strip, 1);
 }
 
-int fd_norm_word_at(const char *text, size_t len, size_t off) {
-    if (off >= len) return 0;
+int fd_norm_word_at(const char *text, size_t len, size_t off)
+{
+    if (off >= len)
+        return 0;
     nchar c;
     lookup((const uint8_t *)text + off, len - off, &c);
     return c.cls == FD_NC_WORD;
 }
 
-int fd_norm_word_before(const char *text, size_t off) {
-    if (off == 0) return 0;
+int fd_norm_word_before(const char *text, size_t off)
+{
+    if (off == 0)
+        return 0;
     size_t start = off - 1;
     /* Step back over at most 3 continuation bytes to the lead byte. */
-    while (start > 0 && off - start < 4 && ((uint8_t)text[start] & 0xC0) == 0x80) start--;
+    while (start > 0 && off - start < 4 && ((uint8_t)text[start] & 0xC0) == 0x80)
+        start--;
     return fd_norm_word_at(text, off, start);
 }

@@ -77,15 +77,15 @@ int fd_norm_both_checked(const char *in, size_t len, fd_normbuf *keep, fd_normbu
  */
 typedef struct fd_norm_state {
     fd_norm_mode mode;
-    uint32_t base;   /* stream offset of the next input byte */
-    uint32_t run;    /* separators in the pending run (capped) */
-    uint32_t run_at; /* stream offset of the run's first character */
+    uint32_t base;    /* stream offset of the next input byte */
+    uint32_t run;     /* separators in the pending run (capped) */
+    uint32_t run_at;  /* stream offset of the run's first character */
     uint32_t run_len; /* and its length: a match may end on the byte it becomes */
-    uint32_t seg;    /* STRIP: word characters since the last run (capped) */
-    uint8_t any;     /* something was emitted: runs before it are dropped */
-    uint8_t brk;     /* STRIP: the pending run is a break */
-    uint8_t term;    /* STRIP: it contains a weak terminator */
-    uint8_t nl;      /* KEEP: it contains a line break */
+    uint32_t seg;     /* STRIP: word characters since the last run (capped) */
+    uint8_t any;      /* something was emitted: runs before it are dropped */
+    uint8_t brk;      /* STRIP: the pending run is a break */
+    uint8_t term;     /* STRIP: it contains a weak terminator */
+    uint8_t nl;       /* KEEP: it contains a line break */
 } fd_norm_state;
 
 void fd_norm_begin(fd_norm_state *st, fd_norm_mode mode);

@@ -166,8 +166,8 @@ int fd_rules_parse_categories(fd_rulelist *rl, const char *fname, const char *bu
                 break;
             p = tab + 1;
         }
-        if (nf != 4 || memchr(p, '\t', (size_t)(end - p)) != NULL || !fl[0] || !fl[1] ||
-            !fl[2] || !fl[3]) {
+        if (nf != 4 || memchr(p, '\t', (size_t)(end - p)) != NULL || !fl[0] || !fl[1] || !fl[2] ||
+            !fl[3]) {
             fd_diag_add(diag, fname, lineno,
                         "expected 4 tab-separated fields: ID, Chinese name, English name, "
                         "Article 4 clause");
@@ -210,7 +210,7 @@ typedef struct parse_state {
     fd_view view;
     uint8_t validator;
     uint32_t within; /* @within N for @all rules */
-    char *next_id; /* @id waiting for its pattern */
+    char *next_id;   /* @id waiting for its pattern */
     unsigned next_id_line;
 } parse_state;
 
@@ -243,7 +243,7 @@ static int parse_directive(fd_rulelist *rl, size_t *rcap, parse_state *st, uint3
     size_t vl = l - 1 - nl;
     trim(&val, &vl);
 
-#define IS(lit) (nl == sizeof(lit) - 1 && memcmp(name, lit, nl) == 0)
+#define IS(lit)  (nl == sizeof(lit) - 1 && memcmp(name, lit, nl) == 0)
 #define VAL(lit) (vl == sizeof(lit) - 1 && memcmp(val, lit, vl) == 0)
     if (!IS("category") && !IS("action") && !IS("match") && !IS("id") && !IS("validate") &&
         !IS("within") && !IS("all")) {
@@ -302,8 +302,8 @@ static int parse_directive(fd_rulelist *rl, size_t *rcap, parse_state *st, uint3
         unsigned long w = strtoul(num, &e, 10);
         if (vl > 9 || *e || num[0] == '-' || num[0] == '+') {
             fd_diag_add(diag, fname, lineno,
-                        "@within takes a number of characters (0: anywhere), not '%.*s'",
-                        (int)vl, val);
+                        "@within takes a number of characters (0: anywhere), not '%.*s'", (int)vl,
+                        val);
             return FD_ERULES;
         }
         st->within = (uint32_t)w;
@@ -361,9 +361,8 @@ static char *derive_id(const char *cat, const char *s, size_t l)
 /* The syntax of one pattern (a pattern line, or one part of an @all line):
  * "/REGEX/FLAGS" or a literal with its leading-backslash escape resolved.
  * Sets *regex, *rxf and the pattern's bytes (pointing into S). */
-static int parse_pattern_text(const char *s, size_t l, bool *regex, unsigned *rxf,
-                              const char **pat, size_t *pl, const char *fname, unsigned lineno,
-                              fd_diag *diag)
+static int parse_pattern_text(const char *s, size_t l, bool *regex, unsigned *rxf, const char **pat,
+                              size_t *pl, const char *fname, unsigned lineno, fd_diag *diag)
 {
     *regex = false;
     *rxf = 0;
@@ -385,9 +384,15 @@ static int parse_pattern_text(const char *s, size_t l, bool *regex, unsigned *rx
         }
         for (const char *f = close + 1; f < s + l; f++) {
             switch (*f) {
-            case 'i': *rxf |= FD_RX_CASELESS; break;
-            case 's': *rxf |= FD_RX_DOTALL; break;
-            case 'm': *rxf |= FD_RX_MULTILINE; break;
+            case 'i':
+                *rxf |= FD_RX_CASELESS;
+                break;
+            case 's':
+                *rxf |= FD_RX_DOTALL;
+                break;
+            case 'm':
+                *rxf |= FD_RX_MULTILINE;
+                break;
             default:
                 fd_diag_add(diag, fname, lineno, "unknown regex flag '%c' (i, s or m)", *f);
                 return FD_ERULES;
@@ -416,8 +421,8 @@ static int parse_pattern_text(const char *s, size_t l, bool *regex, unsigned *rx
 /* Append a rule with the directives in force. ID is taken (NULL: derive
  * one from the category and SRC, the text as written). */
 static int add_rule(fd_rulelist *rl, size_t *rcap, const parse_state *st, uint32_t file,
-                    unsigned lineno, const char *pat, size_t pl, bool regex, unsigned rxf,
-                    char *id, const char *src, size_t srclen, fd_rule **out)
+                    unsigned lineno, const char *pat, size_t pl, bool regex, unsigned rxf, char *id,
+                    const char *src, size_t srclen, fd_rule **out)
 {
     if (grow((void **)&rl->rules, rcap, rl->nrules, sizeof *rl->rules)) {
         free(id);
@@ -453,8 +458,7 @@ static int add_rule(fd_rulelist *rl, size_t *rcap, const parse_state *st, uint32
 
 /* Parse one pattern line (trimmed, non-empty) into a new rule. */
 static int parse_pattern(fd_rulelist *rl, size_t *rcap, parse_state *st, uint32_t file,
-                         const char *fname, unsigned lineno, const char *s, size_t l,
-                         fd_diag *diag)
+                         const char *fname, unsigned lineno, const char *s, size_t l, fd_diag *diag)
 {
     bool regex;
     unsigned rxf;
@@ -858,8 +862,8 @@ static int check_unique_ids(fd_rulelist *rl, fd_diag *diag)
             fd_rule *r = &rl->rules[idx[k]];
             if (r->named || first->named) {
                 fd_diag_add(diag, rl->files[r->file], r->line,
-                            "duplicate rule id '%s' (also at %s:%u)", r->id,
-                            rl->files[first->file], first->line);
+                            "duplicate rule id '%s' (also at %s:%u)", r->id, rl->files[first->file],
+                            first->line);
                 err = FD_ERULES;
                 continue;
             }

@@ -64,8 +64,8 @@ typedef struct fd_rule {
     char *pattern;     /* literal (escapes resolved, trimmed) or regex source;
                         * COMBO: the @all line's parts as written */
     size_t pattern_len;
-    uint32_t file;     /* index into fd_rulelist.files */
-    unsigned line;     /* 1-based line in that file */
+    uint32_t file; /* index into fd_rulelist.files */
+    unsigned line; /* 1-based line in that file */
 } fd_rule;
 
 typedef struct fd_rulelist {

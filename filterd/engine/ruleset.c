@@ -102,7 +102,8 @@ static int has_upper(const char *p, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\\') {
             i++;
-            if (i < n && (p[i] == 'x' || p[i] == 'p' || p[i] == 'P') && i + 1 < n && p[i + 1] == '{')
+            if (i < n && (p[i] == 'x' || p[i] == 'p' || p[i] == 'P') && i + 1 < n &&
+                p[i + 1] == '{')
                 while (i < n && p[i] != '}')
                     i++;
             continue;
@@ -257,14 +258,14 @@ static void exprs_free(exprs *e)
  * only (the normalized view's keyword lists, 10k-100k of them) goes through
  * Hyperscan's literal API, which compiles them several times faster than
  * the same literals as hex-escaped regexes. */
-static hs_error_t hs_build(const exprs *e, const unsigned *flags, unsigned mode,
-                           hs_database_t **db, hs_compile_error_t **ce)
+static hs_error_t hs_build(const exprs *e, const unsigned *flags, unsigned mode, hs_database_t **db,
+                           hs_compile_error_t **ce)
 {
     if (e->nregex == 0)
         return hs_compile_lit_multi((const char *const *)e->lit, flags, e->ids, e->lens,
                                     (unsigned)e->n, mode, NULL, db, ce);
-    return hs_compile_multi((const char *const *)e->expr, flags, e->ids, (unsigned)e->n, mode,
-                            NULL, db, ce);
+    return hs_compile_multi((const char *const *)e->expr, flags, e->ids, (unsigned)e->n, mode, NULL,
+                            db, ce);
 }
 
 /* Prefiltered regexes stop at their first candidate in a block scan, but
@@ -360,7 +361,9 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
                 fd_diag_add(diag, fname, r->line, "cannot compile: %s", ce->message);
         } else {
             fd_diag_add(diag, NULL, 0, "Hyperscan compile failed (%s buffer): %s",
-                        b == FD_BUF_RAW ? "raw" : b == FD_BUF_KEEP ? "word/regex" : "normalized",
+                        b == FD_BUF_RAW    ? "raw"
+                        : b == FD_BUF_KEEP ? "word/regex"
+                                           : "normalized",
                         ce ? ce->message : "unknown error");
         }
         hs_free_compile_error(ce);
@@ -372,9 +375,9 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
 
 typedef struct contain_ctx {
     fd_ruleset *rs;
-    enum fd_buf b;      /* the buffer scanned */
-    enum fd_buf abuf;   /* the allow rule's buffer */
-    uint32_t width;     /* the allow rule's width */
+    enum fd_buf b;    /* the buffer scanned */
+    enum fd_buf abuf; /* the allow rule's buffer */
+    uint32_t width;   /* the allow rule's width */
 } contain_ctx;
 
 static int on_contained(unsigned int id, unsigned long long from, unsigned long long to,
@@ -428,8 +431,7 @@ static int analyse_allows(fd_ruleset *rs)
             size_t l = r->pattern_len;
             if (b != FD_BUF_RAW) {
                 if ((err = fd_norm(r->pattern, r->pattern_len,
-                                   b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP,
-                                   &nb)))
+                                   b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP, &nb)))
                     break;
                 t = nb.text;
                 l = nb.len;
@@ -723,8 +725,7 @@ int fd_ruleset_load(const char *dir, fd_ruleset **out, fd_diag *diag)
     return fd_ruleset_load_opts(dir, NULL, out, diag);
 }
 
-int fd_ruleset_load_opts(const char *dir, const fd_ruleset_opts *o, fd_ruleset **out,
-                         fd_diag *diag)
+int fd_ruleset_load_opts(const char *dir, const fd_ruleset_opts *o, fd_ruleset **out, fd_diag *diag)
 {
     fd_rulelist rl;
     int r = fd_rules_load_dir(dir, &rl, diag);

@@ -21,24 +21,24 @@
  */
 enum fd_buf { FD_BUF_RAW = 0, FD_BUF_KEEP = 1, FD_BUF_STRIP = 2, FD_BUF_MAX = 3 };
 
-#define FD_RI_LITERAL   0x1u /* start = end - len */
-#define FD_RI_WORD      0x2u /* must start and end on a word boundary */
-#define FD_RI_PREFILTER 0x4u /* a regex: a Hyperscan hit is a candidate, PCRE2 finds the span */
-#define FD_RI_COMBO     0x8u /* an @all rule: matches come from its parts, not a database */
+#define FD_RI_LITERAL   0x1u  /* start = end - len */
+#define FD_RI_WORD      0x2u  /* must start and end on a word boundary */
+#define FD_RI_PREFILTER 0x4u  /* a regex: a Hyperscan hit is a candidate, PCRE2 finds the span */
+#define FD_RI_COMBO     0x8u  /* an @all rule: matches come from its parts, not a database */
 #define FD_RI_PART      0x10u /* one part of an @all rule: internal, never reported */
 
 /* What the scan needs to know of each rule, by rule index. */
 typedef struct fd_rinfo {
-    uint32_t len;     /* literal length in its buffer (FD_RI_LITERAL) */
-    uint32_t width;   /* longest match in buffer bytes; FD_WIDTH_UNBOUNDED */
-    uint8_t buf;      /* enum fd_buf */
-    uint8_t flags;    /* FD_RI_* */
-    uint8_t action;   /* fd_action */
-    uint8_t validator; /* fd_validator: the match must pass it */
-    uint8_t nparts;   /* COMBO: its parts are the rules right after it */
-    uint32_t rx;      /* regexes (FD_RI_PREFILTER): index among them */
+    uint32_t len;        /* literal length in its buffer (FD_RI_LITERAL) */
+    uint32_t width;      /* longest match in buffer bytes; FD_WIDTH_UNBOUNDED */
+    uint8_t buf;         /* enum fd_buf */
+    uint8_t flags;       /* FD_RI_* */
+    uint8_t action;      /* fd_action */
+    uint8_t validator;   /* fd_validator: the match must pass it */
+    uint8_t nparts;      /* COMBO: its parts are the rules right after it */
+    uint32_t rx;         /* regexes (FD_RI_PREFILTER): index among them */
     uint32_t lookbehind; /* regexes: the longest look-behind, in characters */
-    pcre2_code *re;   /* FD_RI_PREFILTER: the exact regex */
+    pcre2_code *re;      /* FD_RI_PREFILTER: the exact regex */
     /* Block/flag rules: per buffer, the longest allow rule there whose match
      * could contain a match of this rule (0: none could). Streams wait that
      * long before they call a match final. */
@@ -48,7 +48,7 @@ typedef struct fd_rinfo {
 struct fd_ruleset {
     atomic_int refs;
     fd_rulelist rl;
-    fd_rinfo *ri; /* rl.nrules entries */
+    fd_rinfo *ri;                   /* rl.nrules entries */
     hs_database_t *db[FD_BUF_MAX];  /* HS_MODE_BLOCK: checks */
     hs_database_t *sdb[FD_BUF_MAX]; /* HS_MODE_STREAM: streams, same rules and ids */
     uint32_t width[FD_BUF_MAX];     /* longest match of any rule of the buffer */

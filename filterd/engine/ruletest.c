@@ -21,8 +21,8 @@
 
 /* Limits of one failure report: enough to see why, short enough for a
  * terminal line (fd_diag_add() truncates a message at 1 KiB anyway). */
-#define RT_MAX_LISTED 6   /* matches listed per failure */
-#define RT_EXCERPT 48     /* bytes of matched text per match */
+#define RT_MAX_LISTED 6  /* matches listed per failure */
+#define RT_EXCERPT    48 /* bytes of matched text per match */
 
 void fd_testlist_init(fd_testlist *tl)
 {
@@ -95,9 +95,15 @@ static int unescape(const char *s, size_t l, char **out, size_t *olen, char *bad
             return 1;
         }
         switch (s[i]) {
-        case 'n': o[n++] = '\n'; break;
-        case 't': o[n++] = '\t'; break;
-        case '\\': o[n++] = '\\'; break;
+        case 'n':
+            o[n++] = '\n';
+            break;
+        case 't':
+            o[n++] = '\t';
+            break;
+        case '\\':
+            o[n++] = '\\';
+            break;
         default:
             *bad = s[i];
             free(o);
@@ -129,8 +135,8 @@ static int push_case(fd_testlist *tl, const fd_testcase *tc)
  * reports the line as malformed and returns FD_ERULES, or returns 0 for a
  * blank or comment line.
  */
-static int parse_line(fd_testlist *tl, const char *fname, unsigned lineno, const char *s,
-                      size_t l, fd_diag *diag)
+static int parse_line(fd_testlist *tl, const char *fname, unsigned lineno, const char *s, size_t l,
+                      fd_diag *diag)
 {
     if (l && s[l - 1] == '\r')
         l--;
@@ -173,8 +179,7 @@ static int parse_line(fd_testlist *tl, const char *fname, unsigned lineno, const
         r = 1;
     } else if (r == 1) {
         if (bad)
-            fd_diag_add(diag, fname, lineno, "unknown escape '\\%c' (only \\n, \\t and \\\\)",
-                        bad);
+            fd_diag_add(diag, fname, lineno, "unknown escape '\\%c' (only \\n, \\t and \\\\)", bad);
         else
             fd_diag_add(diag, fname, lineno, "backslash at end of line (write \\\\)");
     }
@@ -276,16 +281,15 @@ static void report(const fd_ruleset *rs, const char *fname, const fd_testcase *t
     size_t listed = 0;
     for (size_t i = 0; i < res->n && o + 80 < sizeof got; i++) {
         if (listed == RT_MAX_LISTED) {
-            o += (size_t)snprintf(got + o, sizeof got - o, " \xE2\x80\xA6 (%zu more)",
-                                  res->n - i);
+            o += (size_t)snprintf(got + o, sizeof got - o, " \xE2\x80\xA6 (%zu more)", res->n - i);
             break;
         }
         const fd_match *m = &res->matches[i];
         const fd_rule *r = fd_ruleset_rule(rs, m->rule);
         const char *cat = fd_ruleset_category(rs, r->category)->id;
         const char *note = m->action == FD_ALLOW ? " allow" : m->suppressed ? " suppressed" : "";
-        int w = snprintf(got + o, sizeof got - o, "%s%s[%s%s] ", listed ? ", " : "", r->id, cat,
-                         note);
+        int w =
+            snprintf(got + o, sizeof got - o, "%s%s[%s%s] ", listed ? ", " : "", r->id, cat, note);
         if (w < 0 || (size_t)w >= sizeof got - o)
             break;
         o += (size_t)w;
@@ -299,8 +303,8 @@ static void report(const fd_ruleset *rs, const char *fname, const fd_testcase *t
                     fd_action_name(tc->expect), tc->category, dec,
                     res->n ? "matches: " : "no matches", got);
     else
-        fd_diag_add(diag, fname, tc->line, "expected %s, got %s (%s%s)",
-                    fd_action_name(tc->expect), dec, res->n ? "matches: " : "no matches", got);
+        fd_diag_add(diag, fname, tc->line, "expected %s, got %s (%s%s)", fd_action_name(tc->expect),
+                    dec, res->n ? "matches: " : "no matches", got);
 }
 
 int fd_ruletest_run(const fd_ruleset *rs, const fd_testlist *tl, fd_diag *diag, size_t *ncases,
@@ -362,7 +366,6 @@ int fd_ruletest_run_buf(const fd_ruleset *rs, const char *fname, const char *buf
 }
 
 /* ---- directories ---- */
-
 
 int fd_ruletest_run_dir(const fd_ruleset *rs, const char *dir, fd_diag *diag, size_t *nfiles,
                         size_t *ncases, size_t *nfailed)

@@ -43,15 +43,15 @@
 #include "ruleset.h"
 
 typedef struct fd_testcase {
-    fd_action expect;  /* expected decision */
-    char *category;    /* block:CAT / flag:CAT, else NULL */
-    char *text;        /* escapes resolved, NUL-terminated */
-    size_t len;        /* bytes of text */
-    unsigned line;     /* 1-based line in the file */
+    fd_action expect; /* expected decision */
+    char *category;   /* block:CAT / flag:CAT, else NULL */
+    char *text;       /* escapes resolved, NUL-terminated */
+    size_t len;       /* bytes of text */
+    unsigned line;    /* 1-based line in the file */
 } fd_testcase;
 
 typedef struct fd_testlist {
-    char *file;        /* file name as given to fd_ruletest_parse() */
+    char *file; /* file name as given to fd_ruletest_parse() */
     fd_testcase *cases;
     size_t n, cap;
 } fd_testlist;

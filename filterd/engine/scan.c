@@ -249,8 +249,8 @@ static int record(scan_ctx *c, uint32_t rule, size_t from, size_t to)
             s->parts = p;
             s->pcap = cap;
         }
-        s->parts[s->nparts++] = (fd_part_occ){rule, (uint32_t)os, (uint32_t)oe, (uint32_t)from,
-                                              (uint32_t)to};
+        s->parts[s->nparts++] =
+            (fd_part_occ){rule, (uint32_t)os, (uint32_t)oe, (uint32_t)from, (uint32_t)to};
         return 0;
     }
     if (s->last_gen[rule] == s->gen) {
@@ -482,8 +482,8 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
         return r;
     fd__scratch_next_gen(s);
 
-    scan_ctx c = {.rs = rs, .s = s, .res = res, .orig = text, .olen = len,
-                  .dropped_worst = FD_ALLOW};
+    scan_ctx c = {
+        .rs = rs, .s = s, .res = res, .orig = text, .olen = len, .dropped_worst = FD_ALLOW};
     for (int b = 0; b < FD_BUF_MAX; b++) {
         if (!rs->db[b])
             continue;

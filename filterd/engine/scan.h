@@ -36,7 +36,7 @@ typedef struct fd_result {
     fd_match *matches;  /* sorted by (start, end, rule); includes allow and suppressed ones */
     size_t n;
     size_t cap;
-    size_t dropped;     /* matches not recorded (over FD_MAX_MATCHES) */
+    size_t dropped; /* matches not recorded (over FD_MAX_MATCHES) */
 } fd_result;
 
 void fd_result_init(fd_result *r);

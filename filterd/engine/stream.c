@@ -51,7 +51,7 @@ typedef struct span {
 typedef struct sbuf {
     hs_stream_t *hs;
     fd_norm_state ns;
-    fd_normbuf win;     /* buffer bytes [base, base + win.len), original offsets */
+    fd_normbuf win; /* buffer bytes [base, base + win.len), original offsets */
     uint32_t base;
     uint32_t hold;      /* longest match of the view's rules, capped */
     uint32_t ctx;       /* bytes kept before the hold-back (see CTX) */
@@ -61,8 +61,8 @@ typedef struct sbuf {
 struct fd_stream {
     fd_ruleset *rs;
     sbuf b[FD_BUF_MAX];
-    uint32_t in;          /* original bytes taken (complete characters) */
-    uint8_t part[4];      /* an incomplete character at the end of the last chunk */
+    uint32_t in;     /* original bytes taken (complete characters) */
+    uint8_t part[4]; /* an incomplete character at the end of the last chunk */
     uint8_t npart;
     uint8_t blocked, closed, broken;
     fd_action decision;
@@ -74,7 +74,7 @@ struct fd_stream {
     size_t nallow, acap;
     fd_combo_state *cst; /* one per @all rule whose parts occurred */
     size_t ncst, ccap;
-    fd_part_occ *occ;    /* final part occurrences of this round, to sort */
+    fd_part_occ *occ; /* final part occurrences of this round, to sort */
     size_t nocc, ocap;
     /* Regexes: per regex, the buffer offset where its last recorded match
      * ends (what a new PCRE2 run over the window has reported already); and
@@ -85,7 +85,7 @@ struct fd_stream {
         uint32_t rule;
         uint32_t start; /* original offset where the partial match starts */
         uint8_t buf;
-    } *held;
+    } * held;
     size_t nheld, hcap;
 };
 
@@ -386,8 +386,13 @@ static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t le
     size_t prev_len[FD_BUF_MAX];
     for (int b = 0; b < FD_BUF_MAX; b++) {
         sbuf *sb = &st->b[b];
-        c[b] = (sctx){.st = st, .s = s, .b = b, .piece = piece, .piece_at = st->in,
-                      .piece_len = (uint32_t)len, .prev_n = buf_len(sb)};
+        c[b] = (sctx){.st = st,
+                      .s = s,
+                      .b = b,
+                      .piece = piece,
+                      .piece_at = st->in,
+                      .piece_len = (uint32_t)len,
+                      .prev_n = buf_len(sb)};
         prev_len[b] = sb->win.len;
         if (sb->hs && b != FD_BUF_RAW && sb->ns.run) {
             c[b].old_run_at = sb->ns.run_at;
@@ -424,8 +429,8 @@ static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t le
             }
         }
         fd__scratch_next_gen(s);
-        hs_error_t e = hs_scan_stream(sb->hs, sb->win.text + prev_len[b], (unsigned)added, 0,
-                                      s->hs, on_match, &c[b]);
+        hs_error_t e = hs_scan_stream(sb->hs, sb->win.text + prev_len[b], (unsigned)added, 0, s->hs,
+                                      on_match, &c[b]);
         if (c[b].failed)
             return FD_ENOMEM;
         if (e != HS_SUCCESS)
@@ -545,8 +550,8 @@ static int add_combo_match(fd_stream *st, uint32_t combo, uint32_t start, uint32
     }
     if (grow((void **)&st->pend, &st->pcap, st->npend, sizeof *st->pend))
         return -1;
-    st->pend[st->npend++] = (pmatch){.rule = combo, .start = start, .end = end,
-                                     .action = ri->action, .buf = ri->buf};
+    st->pend[st->npend++] =
+        (pmatch){.rule = combo, .start = start, .end = end, .action = ri->action, .buf = ri->buf};
     return 0;
 }
 
@@ -584,7 +589,8 @@ static int combos(fd_stream *st, int at_end)
     }
     if (at_end)
         for (size_t i = 0; i < st->ncst; i++)
-            if (fd__combo_end(rs, &st->cst[i], &s, &e) && add_combo_match(st, st->cst[i].combo, s, e))
+            if (fd__combo_end(rs, &st->cst[i], &s, &e) &&
+                add_combo_match(st, st->cst[i].combo, s, e))
                 return -1;
     return 0;
 }
@@ -729,8 +735,7 @@ int fd_stream_feed(fd_stream *st, fd_scratch *s, const char *chunk, size_t len, 
         memcpy(head, st->part, st->npart);
         memcpy(head + st->npart, chunk, take);
         hlen = st->npart + take;
-        if (hlen == want ? !fd_utf8_valid((const char *)head, hlen)
-                         : !utf8_prefix(head, hlen))
+        if (hlen == want ? !fd_utf8_valid((const char *)head, hlen) : !utf8_prefix(head, hlen))
             return FD_EUTF8;
     }
     const char *rest = chunk + take;

@@ -69,12 +69,14 @@ int32_t fd_utf8_decode(const char *buf, size_t len, size_t i, size_t *n)
         l = 1;
     *n = l;
     switch (l) {
-    case 1: return s[0];
-    case 2: return ((s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-    case 3: return ((s[0] & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    case 1:
+        return s[0];
+    case 2:
+        return ((s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+    case 3:
+        return ((s[0] & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
     default:
-        return ((s[0] & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) |
-               (s[3] & 0x3F);
+        return ((s[0] & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) | (s[3] & 0x3F);
     }
 }
 

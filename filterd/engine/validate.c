@@ -65,13 +65,40 @@ static int num(const char *s, size_t n)
 static int valid_province(int p)
 {
     switch (p) {
-    case 11: case 12: case 13: case 14: case 15:
-    case 21: case 22: case 23:
-    case 31: case 32: case 33: case 34: case 35: case 36: case 37:
-    case 41: case 42: case 43: case 44: case 45: case 46:
-    case 50: case 51: case 52: case 53: case 54:
-    case 61: case 62: case 63: case 64: case 65:
-    case 71: case 81: case 82:
+    case 11:
+    case 12:
+    case 13:
+    case 14:
+    case 15:
+    case 21:
+    case 22:
+    case 23:
+    case 31:
+    case 32:
+    case 33:
+    case 34:
+    case 35:
+    case 36:
+    case 37:
+    case 41:
+    case 42:
+    case 43:
+    case 44:
+    case 45:
+    case 46:
+    case 50:
+    case 51:
+    case 52:
+    case 53:
+    case 54:
+    case 61:
+    case 62:
+    case 63:
+    case 64:
+    case 65:
+    case 71:
+    case 81:
+    case 82:
         return 1;
     }
     return 0;
@@ -153,10 +180,15 @@ static int cn_uscc(const char *s, size_t n)
 int fd_validate(fd_validator v, const char *s, size_t n)
 {
     switch (v) {
-    case FD_VALIDATE_NONE: return 1;
-    case FD_VALIDATE_CN_ID: return cn_id(s, n);
-    case FD_VALIDATE_LUHN: return luhn(s, n);
-    case FD_VALIDATE_CN_USCC: return cn_uscc(s, n);
-    default: return 0;
+    case FD_VALIDATE_NONE:
+        return 1;
+    case FD_VALIDATE_CN_ID:
+        return cn_id(s, n);
+    case FD_VALIDATE_LUHN:
+        return luhn(s, n);
+    case FD_VALIDATE_CN_USCC:
+        return cn_uscc(s, n);
+    default:
+        return 0;
     }
 }

@@ -39,17 +39,17 @@ struct fd_audit_worker {
     fd_buf body;          /* the record being formatted */
     pending *pend;        /* the responses that wait for the batch */
     size_t npend, cap;
-    EVP_MD_CTX *md;       /* for the text's digest, reused */
-    time_t ts_sec;        /* "YYYY-MM-DDTHH:MM:SS" of ts_sec, cached: */
-    char ts_prefix[32];   /* gmtime_r() once per second, not per record */
+    EVP_MD_CTX *md;     /* for the text's digest, reused */
+    time_t ts_sec;      /* "YYYY-MM-DDTHH:MM:SS" of ts_sec, cached: */
+    char ts_prefix[32]; /* gmtime_r() once per second, not per record */
 };
 
 struct fd_audit {
     fd_auditlog *log;
     const fd_config *cfg;
     const char *path;
-    EVP_MD *sha256;       /* fetched once, shared read-only by the workers */
-    atomic_int failing;   /* a write-failure incident is going on (logged once) */
+    EVP_MD *sha256;     /* fetched once, shared read-only by the workers */
+    atomic_int failing; /* a write-failure incident is going on (logged once) */
     /* --audit-fsync interval: a 1 s timer on the main loop hands the
      * fdatasync to libuv's thread pool so that accept never waits on it. */
     uv_timer_t timer;
@@ -65,7 +65,7 @@ static const char *const text_names[] = {"none", "match", "full"};
 static const char *const fsync_names[] = {"always", "interval", "never"};
 
 #define FAILED_TAIL                                                                                \
-    "\"error\":{\"code\":\"audit_failed\",\"message\":\"the audit record could not be written; "    \
+    "\"error\":{\"code\":\"audit_failed\",\"message\":\"the audit record could not be written; "   \
     "no decision is given\"}}\n"
 
 /* ---- records -------------------------------------------------------------- */
@@ -126,11 +126,11 @@ typedef struct rec {
     fd_action decision;
     const fd_match *matches;
     size_t nmatches, dropped;
-    const char *text;               /* for excerpts when EXCERPTS is NULL, and "text" */
+    const char *text; /* for excerpts when EXCERPTS is NULL, and "text" */
     size_t len;
-    const char *excerpts;           /* streams: excerpts[exoff[i] .. exoff[i+1]) */
+    const char *excerpts; /* streams: excerpts[exoff[i] .. exoff[i+1]) */
     const uint32_t *exoff;
-    bool have_text;                 /* text holds the whole text (excerpts from it) */
+    bool have_text; /* text holds the whole text (excerpts from it) */
     const char *sha256;
     uint64_t bytes;
     const fd_ruleset *rs;

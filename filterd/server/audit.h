@@ -62,10 +62,10 @@
 
 /* A check's decision (op "check"). */
 typedef struct fd_audit_input {
-    const char *op;       /* "check" */
-    const char *id_json;  /* the request's id as JSON text (the value only), or NULL */
+    const char *op;      /* "check" */
+    const char *id_json; /* the request's id as JSON text (the value only), or NULL */
     size_t id_len;
-    const char *text;     /* the scanned text */
+    const char *text; /* the scanned text */
     size_t len;
     const fd_result *res; /* the decision and matches (the worker's rule set, w->rs) */
     const char *meta;     /* the request's meta as JSON text (NUL-terminated), or NULL */
@@ -90,31 +90,31 @@ typedef struct fd_audit_input {
  * the end) and a byte count, and passes their results here.
  */
 typedef struct fd_audit_stream_input {
-    const char *id_json;  /* id of the request whose response gives the decision
-                           * (the chunk that blocked, the close), or NULL */
+    const char *id_json; /* id of the request whose response gives the decision
+                          * (the chunk that blocked, the close), or NULL */
     size_t id_len;
-    const char *stream;   /* the stream's id, raw (escaped here) */
+    const char *stream; /* the stream's id, raw (escaped here) */
     size_t stream_len;
-    const char *end;      /* "block" | "close" | "disconnect" (also "timeout", "error") */
-    fd_action decision;   /* the stream's final decision */
+    const char *end;         /* "block" | "close" | "disconnect" (also "timeout", "error") */
+    fd_action decision;      /* the stream's final decision */
     const fd_match *matches; /* every match of the stream so far (offsets from the
                               * stream's start); allow and suppressed ones are skipped */
     size_t nmatches;
-    uint64_t dropped;        /* matches not recorded by the scanner, or 0 */
-    const char *excerpts;    /* the matched bytes of match i are excerpts[exoff[i] ..
-                              * exoff[i+1]); an empty one ("no longer at hand") and
-                              * excerpts == NULL leave "excerpt" out */
-    const uint32_t *exoff;   /* nmatches + 1 offsets, or NULL */
-    const fd_ruleset *rs;    /* the rule set the stream was scanned with; NULL: w->rs */
-    const char *sha256;      /* 64 lowercase hex digits: SHA-256 of the whole stream */
-    uint64_t bytes;          /* its length */
-    const char *text;        /* --audit-text full: the whole text if the caller has it,
-                              * else NULL ("text" is then left out) */
+    uint64_t dropped;      /* matches not recorded by the scanner, or 0 */
+    const char *excerpts;  /* the matched bytes of match i are excerpts[exoff[i] ..
+                            * exoff[i+1]); an empty one ("no longer at hand") and
+                            * excerpts == NULL leave "excerpt" out */
+    const uint32_t *exoff; /* nmatches + 1 offsets, or NULL */
+    const fd_ruleset *rs;  /* the rule set the stream was scanned with; NULL: w->rs */
+    const char *sha256;    /* 64 lowercase hex digits: SHA-256 of the whole stream */
+    uint64_t bytes;        /* its length */
+    const char *text;      /* --audit-text full: the whole text if the caller has it,
+                            * else NULL ("text" is then left out) */
     size_t len;
-    const char *meta;        /* the open request's meta (JSON text), or NULL */
+    const char *meta; /* the open request's meta (JSON text), or NULL */
     const struct ucred *peer;
-    uint64_t us;             /* server time of the request that ended it, µs */
-    fd_conn *conn;           /* as in fd_audit_input; NULL for "disconnect" */
+    uint64_t us;   /* server time of the request that ended it, µs */
+    fd_conn *conn; /* as in fd_audit_input; NULL for "disconnect" */
     size_t resp_off;
 } fd_audit_stream_input;
 

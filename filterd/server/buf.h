@@ -26,7 +26,10 @@ typedef struct fd_buf {
     bool oom;
 } fd_buf;
 
-#define FD_BUF_INIT {NULL, 0, 0, false}
+#define FD_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 void fd_buf_free(fd_buf *b);
 

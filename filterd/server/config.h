@@ -22,7 +22,11 @@
 #include "log.h"
 
 typedef enum fd_audit_level { FD_AUDIT_BLOCK, FD_AUDIT_FLAG, FD_AUDIT_ALL } fd_audit_level;
-typedef enum fd_audit_text { FD_AUDIT_TEXT_NONE, FD_AUDIT_TEXT_MATCH, FD_AUDIT_TEXT_FULL } fd_audit_text;
+typedef enum fd_audit_text {
+    FD_AUDIT_TEXT_NONE,
+    FD_AUDIT_TEXT_MATCH,
+    FD_AUDIT_TEXT_FULL
+} fd_audit_text;
 /* Named apart from the engine's fd_audit_fsync (auditlog.h), which audit.c
  * includes together with this header. */
 typedef enum fd_cfg_audit_fsync {
@@ -34,20 +38,20 @@ typedef enum fd_cfg_audit_fsync {
 #define FD_MAX_ADMIN_UIDS 32
 
 typedef struct fd_config {
-    char *config_file;   /* --config, or NULL */
-    char *rules_dir;     /* resolved: never NULL after fd_config_parse() */
-    char *socket_path;   /* resolved: never NULL after fd_config_parse() */
+    char *config_file; /* --config, or NULL */
+    char *rules_dir;   /* resolved: never NULL after fd_config_parse() */
+    char *socket_path; /* resolved: never NULL after fd_config_parse() */
     unsigned socket_mode;
-    char *socket_group;  /* name or numeric gid as given, or NULL */
-    char *audit_path;    /* NULL: no audit log */
+    char *socket_group; /* name or numeric gid as given, or NULL */
+    char *audit_path;   /* NULL: no audit log */
     fd_audit_level audit_level;
     fd_audit_text audit_text;
     fd_cfg_audit_fsync audit_fsync;
-    unsigned threads;    /* resolved: the number of CPUs unless given */
+    unsigned threads; /* resolved: the number of CPUs unless given */
     size_t max_request;
     unsigned max_connections;
     unsigned max_streams;
-    unsigned idle_timeout; /* seconds; 0 = none */
+    unsigned idle_timeout;   /* seconds; 0 = none */
     unsigned stream_timeout; /* seconds without a chunk before a stream ends; 0 = none */
     uid_t admin_uids[FD_MAX_ADMIN_UIDS];
     size_t n_admin_uids;

@@ -34,8 +34,7 @@ void fd_conn_mark_dirty(fd_conn *c)
 /* Start or stop reading to match the connection's state. */
 static void update_reading(fd_conn *c)
 {
-    bool want = !c->closing && !c->eof && !c->draining && !c->reject && !c->paused &&
-                !c->waiting;
+    bool want = !c->closing && !c->eof && !c->draining && !c->reject && !c->paused && !c->waiting;
     if (want == c->reading)
         return;
     if (want) {
@@ -336,8 +335,8 @@ void fd_conn_adopt(fd_worker *w, int fd)
     }
     fd_stat_add(&w->stats.conns_current, 1);
     fd_stat_add(&w->stats.conns_total, 1);
-    fd_debug("conn %llu: worker %u, pid %ld uid %ld gid %ld", (unsigned long long)c->serial,
-             w->idx, (long)c->peer.pid, (long)c->peer.uid, (long)c->peer.gid);
+    fd_debug("conn %llu: worker %u, pid %ld uid %ld gid %ld", (unsigned long long)c->serial, w->idx,
+             (long)c->peer.pid, (long)c->peer.uid, (long)c->peer.gid);
     update_reading(c);
 }
 

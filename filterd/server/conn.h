@@ -45,33 +45,33 @@
 struct fd_conn {
     uv_pipe_t pipe;
     fd_worker *w;
-    fd_conn *prev, *next;   /* the worker's list */
-    fd_conn *dirty_next;    /* the worker's flush list */
-    fd_conn *wait_next;     /* the worker's reload waiters */
+    fd_conn *prev, *next; /* the worker's list */
+    fd_conn *dirty_next;  /* the worker's flush list */
+    fd_conn *wait_next;   /* the worker's reload waiters */
 
-    fd_buf in;              /* received bytes; [in_off, in.len) not yet parsed */
+    fd_buf in; /* received bytes; [in_off, in.len) not yet parsed */
     size_t in_off;
-    size_t scan_off;        /* bytes after in_off known to hold no '\n' */
-    fd_buf out;             /* responses not yet handed to libuv */
-    fd_buf wout;            /* the bytes of the write in flight */
+    size_t scan_off; /* bytes after in_off known to hold no '\n' */
+    fd_buf out;      /* responses not yet handed to libuv */
+    fd_buf wout;     /* the bytes of the write in flight */
     uv_write_t wreq;
-    fd_buf defer_id;        /* '"id":X,' of a deferred request, or empty */
-    uint64_t defer_gen;     /* reload generation it waits for */
+    fd_buf defer_id;    /* '"id":X,' of a deferred request, or empty */
+    uint64_t defer_gen; /* reload generation it waits for */
 
-    fd_streams streams;     /* open streams (open/chunk/close), see streams.h */
-    struct ucred peer;      /* SO_PEERCRED at accept */
-    uint64_t last_active;   /* loop time (ms) of the last read or write */
-    uint64_t serial;        /* connection number, for logs */
+    fd_streams streams;   /* open streams (open/chunk/close), see streams.h */
+    struct ucred peer;    /* SO_PEERCRED at accept */
+    uint64_t last_active; /* loop time (ms) of the last read or write */
+    uint64_t serial;      /* connection number, for logs */
 
     bool reading;
     bool writing;
     bool dirty;
-    bool discarding;        /* inside an oversized line */
-    bool paused;            /* back-pressure */
-    bool waiting;           /* a deferred op (reload) is pending */
+    bool discarding; /* inside an oversized line */
+    bool paused;     /* back-pressure */
+    bool waiting;    /* a deferred op (reload) is pending */
     bool eof;
     bool draining;
-    bool reject;            /* over --max-connections: answer busy, close */
+    bool reject; /* over --max-connections: answer busy, close */
     bool closing;
 };
 

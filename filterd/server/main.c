@@ -72,8 +72,8 @@ static int run_check(const fd_config *cfg)
     printf("version:    %s\n", fd_ruleset_version(rs));
     printf("files:      %zu\n", rl->nfiles);
     printf("rules:      %zu (block %zu, flag %zu, allow %zu; %zu co-occurrence)\n",
-           per_action[FD_BLOCK] + per_action[FD_FLAG] + per_action[FD_ALLOW],
-           per_action[FD_BLOCK], per_action[FD_FLAG], per_action[FD_ALLOW], fd_ruleset_combos(rs));
+           per_action[FD_BLOCK] + per_action[FD_FLAG] + per_action[FD_ALLOW], per_action[FD_BLOCK],
+           per_action[FD_FLAG], per_action[FD_ALLOW], fd_ruleset_combos(rs));
     printf("views:      normalized %zu, word %zu, raw %zu\n",
            fd_ruleset_view_rules(rs, FD_VIEW_NORMALIZED), fd_ruleset_view_rules(rs, FD_VIEW_WORD),
            fd_ruleset_view_rules(rs, FD_VIEW_RAW));
@@ -90,8 +90,7 @@ static int run_check(const fd_config *cfg)
            "for them)\n",
            fd_ruleset_unbounded(rs), FD_STREAM_DEFAULT_HOLDBACK);
     for (uint32_t i = 0; i < rl->nrules; i++)
-        if (rl->rules[i].kind != FD_RULE_PART &&
-            fd_ruleset_rule_width(rs, i) == FD_WIDTH_UNBOUNDED)
+        if (rl->rules[i].kind != FD_RULE_PART && fd_ruleset_rule_width(rs, i) == FD_WIDTH_UNBOUNDED)
             printf("  %s:%u: %s\n", rl->files[rl->rules[i].file], rl->rules[i].line,
                    rl->rules[i].id);
     printf("configuration OK\n");

@@ -311,8 +311,7 @@ static int get_meta(req *r, char *buf, size_t cap, const char **meta)
         r->errmsg = "meta must be an object";
         return FD_PERR_BAD_REQUEST;
     }
-    if (!cJSON_PrintPreallocated((cJSON *)jmeta, buf, (int)cap, 0) ||
-        strlen(buf) > FD_META_MAX) {
+    if (!cJSON_PrintPreallocated((cJSON *)jmeta, buf, (int)cap, 0) || strlen(buf) > FD_META_MAX) {
         r->errmsg = "meta must be at most 4096 bytes of JSON";
         return FD_PERR_BAD_REQUEST;
     }
@@ -638,7 +637,7 @@ static int op_close(req *r)
     size_t idl;
     const char *idj = id_json(r, &idl);
     if (fd_cstream_audit(c, cs, "close", idj, idl, (uv_hrtime() - r->t0) / 1000,
-                             r->id_start - 1 /* its response's { */) != 0) {
+                         r->id_start - 1 /* its response's { */) != 0) {
         r->errmsg = "the audit record could not be written";
         fd_cstream_end(c, cs, "close");
         return FD_PERR_AUDIT_FAILED;

@@ -237,8 +237,8 @@ static void sweep_cb(uv_timer_t *t)
 static void drain_timeout_cb(uv_timer_t *t)
 {
     fd_worker *w = t->data;
-    fd_warn("worker %u: %u connection(s) still busy after %d ms, closing them", w->idx,
-            w->nconns, FD_DRAIN_MS);
+    fd_warn("worker %u: %u connection(s) still busy after %d ms, closing them", w->idx, w->nconns,
+            FD_DRAIN_MS);
     for (fd_conn *c = w->conns; c; c = c->next)
         fd_conn_close(c);
 }
@@ -313,8 +313,7 @@ static void wake_cb(uv_async_t *h)
                 fd_ruleset_unref(w->rs);
                 w->rs = fd_ruleset_ref(res->rs);
             } else {
-                fd_error("worker %u: cannot switch to the new rules: %s", w->idx,
-                         fd_strerror(rc));
+                fd_error("worker %u: cannot switch to the new rules: %s", w->idx, fd_strerror(rc));
             }
         }
         answer_waiters(w, res, res->gen);
@@ -539,8 +538,8 @@ static void reload_after_cb(uv_work_t *req, int status)
         atomic_store(&srv->last_reload_ok, 1);
         atomic_store(&srv->last_reload_us, (uint64_t)(fd_ruleset_compile_ms(res->rs) * 1000));
         atomic_store(&srv->last_reload_cached, fd_ruleset_cached(res->rs));
-        fd_info("rules reloaded from %s: version %s, %zu rules, %s in %.1f ms",
-                srv->cfg->rules_dir, res->version, res->nrules,
+        fd_info("rules reloaded from %s: version %s, %zu rules, %s in %.1f ms", srv->cfg->rules_dir,
+                res->version, res->nrules,
                 fd_ruleset_cached(res->rs) ? "from the cache" : "compiled",
                 fd_ruleset_compile_ms(res->rs));
     } else {
@@ -722,8 +721,8 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
         }
     }
     for (; started < srv->nworkers; started++) {
-        if (uv_thread_create(&srv->workers[started].thread, worker_main,
-                             &srv->workers[started]) != 0) {
+        if (uv_thread_create(&srv->workers[started].thread, worker_main, &srv->workers[started]) !=
+            0) {
             fd_error("cannot start worker thread %u", started);
             goto out_workers;
         }

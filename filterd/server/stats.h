@@ -26,29 +26,29 @@
 
 #include "buf.h"
 
-#define FD_STATS_MAX_OPS 16
-#define FD_STATS_MAX_ERRORS 16
-#define FD_STATS_MAX_CATS 256
+#define FD_STATS_MAX_OPS     16
+#define FD_STATS_MAX_ERRORS  16
+#define FD_STATS_MAX_CATS    256
 #define FD_STATS_LAT_BUCKETS 128
 
 typedef _Atomic uint64_t fd_counter;
 
 typedef struct fd_stats {
-    fd_counter ops[FD_STATS_MAX_OPS];       /* requests per op (proto.h op ids) */
-    fd_counter errors[FD_STATS_MAX_ERRORS]; /* error responses per code (proto.h) */
-    fd_counter decisions[3];                /* per fd_action */
+    fd_counter ops[FD_STATS_MAX_OPS];         /* requests per op (proto.h op ids) */
+    fd_counter errors[FD_STATS_MAX_ERRORS];   /* error responses per code (proto.h) */
+    fd_counter decisions[3];                  /* per fd_action */
     fd_counter categories[FD_STATS_MAX_CATS]; /* checks with a counted match in it */
-    fd_counter bytes;                       /* text bytes scanned */
-    fd_counter lat[FD_STATS_LAT_BUCKETS];   /* check latency, µs */
+    fd_counter bytes;                         /* text bytes scanned */
+    fd_counter lat[FD_STATS_LAT_BUCKETS];     /* check latency, µs */
     fd_counter conns_current;
     fd_counter conns_total;
-    fd_counter conns_rejected;              /* over --max-connections */
-    fd_counter streams_current;             /* open now */
-    fd_counter streams_total;               /* opened */
-    fd_counter streams_blocked;             /* ended by a block */
-    fd_counter streams_expired;             /* ended by --stream-timeout */
-    fd_counter streams_bytes;               /* text bytes fed to streams */
-    fd_counter streams_mem;                 /* fd_stream_bytes() of the open ones */
+    fd_counter conns_rejected;  /* over --max-connections */
+    fd_counter streams_current; /* open now */
+    fd_counter streams_total;   /* opened */
+    fd_counter streams_blocked; /* ended by a block */
+    fd_counter streams_expired; /* ended by --stream-timeout */
+    fd_counter streams_bytes;   /* text bytes fed to streams */
+    fd_counter streams_mem;     /* fd_stream_bytes() of the open ones */
 } fd_stats;
 
 /* Single-writer increment: only the owning thread calls these. */
@@ -73,11 +73,11 @@ typedef struct fd_stats_extra {
     const char *const *cat_ids; /* names of category indices, ncats of them */
     size_t ncats;
     uint64_t reloads_ok, reloads_failed;
-    uint64_t last_reload_at;  /* unix seconds, 0: no reload yet */
+    uint64_t last_reload_at; /* unix seconds, 0: no reload yet */
     int last_reload_ok;
-    uint64_t last_reload_us;  /* compile or cache-load time of the last good reload */
+    uint64_t last_reload_us; /* compile or cache-load time of the last good reload */
     int last_reload_cached;
-    double rules_load_ms;     /* the rule set in use: compile or cache-load time */
+    double rules_load_ms; /* the rule set in use: compile or cache-load time */
     int rules_cached;
     uint64_t uptime_s;
     unsigned threads;
@@ -85,7 +85,7 @@ typedef struct fd_stats_extra {
     uint64_t audit_records, audit_writes; /* since start: records, write(2) calls */
     uint64_t audit_errors;                /* failed writes (batches answered audit_failed) */
     uint64_t audit_next_seq;
-    int audit_failing;                    /* the last write failed */
+    int audit_failing; /* the last write failed */
 } fd_stats_extra;
 
 /*

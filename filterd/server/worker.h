@@ -95,30 +95,30 @@ struct fd_worker {
     unsigned idx;
     uv_thread_t thread;
     uv_loop_t loop;
-    uv_async_t wake;     /* the main thread has something for us */
-    uv_check_t flush;    /* end of each loop iteration: audit, then writes */
-    uv_timer_t sweep;    /* idle timeout, once a second */
+    uv_async_t wake;  /* the main thread has something for us */
+    uv_check_t flush; /* end of each loop iteration: audit, then writes */
+    uv_timer_t sweep; /* idle timeout, once a second */
     uv_timer_t drain_timer;
 
-    fd_ruleset *rs;      /* our reference to the rule set we scan with */
+    fd_ruleset *rs; /* our reference to the rule set we scan with */
     fd_scratch *scratch;
     fd_result result;
-    fd_stats stats;      /* read by other threads (relaxed) */
+    fd_stats stats;                /* read by other threads (relaxed) */
     struct fd_audit_worker *audit; /* audit.c: this worker's batch, NULL without --audit */
 
     /* cross thread: set by the main thread, then wake is sent */
-    fd_handoff handoff;  /* newly accepted connections */
-    bool handed;         /* main thread only: got connections in this batch */
+    fd_handoff handoff; /* newly accepted connections */
+    bool handed;        /* main thread only: got connections in this batch */
     _Atomic(fd_reload_result *) pending_reload;
     atomic_int drain_req;
 
-    fd_conn *conns;      /* every open connection of this worker */
+    fd_conn *conns; /* every open connection of this worker */
     unsigned nconns;
-    fd_conn *dirty;      /* connections with responses to write this iteration */
-    fd_conn *waiters;    /* connections waiting for a reload to finish */
+    fd_conn *dirty;   /* connections with responses to write this iteration */
+    fd_conn *waiters; /* connections waiting for a reload to finish */
     bool draining;
     bool finished;
-    bool loop_ok;        /* loop initialised: worker_free() must close it */
+    bool loop_ok; /* loop initialised: worker_free() must close it */
 };
 
 struct fd_server {
@@ -134,9 +134,9 @@ struct fd_server {
     fd_worker *workers;
     unsigned nworkers;
 
-    fd_ruleset *rs;               /* main thread: the current rule set */
-    fd_audit *audit;              /* audit.c: the audit log, NULL without --audit */
-    atomic_uint nconns;           /* all workers: for --max-connections */
+    fd_ruleset *rs;     /* main thread: the current rule set */
+    fd_audit *audit;    /* audit.c: the audit log, NULL without --audit */
+    atomic_uint nconns; /* all workers: for --max-connections */
     _Atomic uint64_t reloads_ok;
     _Atomic uint64_t reloads_failed;
     /* The last reload, for `stats` (written by the main thread): when (unix
@@ -146,12 +146,12 @@ struct fd_server {
     atomic_int last_reload_ok;
     _Atomic uint64_t last_reload_us;
     atomic_int last_reload_cached;
-    struct fd_watch *watch;       /* --watch, or NULL */
+    struct fd_watch *watch;          /* --watch, or NULL */
     _Atomic uint64_t reload_req_gen; /* bumped by every reload request */
-    uint64_t reload_started_gen;  /* main thread */
-    bool reload_running;          /* main thread */
+    uint64_t reload_started_gen;     /* main thread */
+    bool reload_running;             /* main thread */
     uv_work_t reload_work;
-    fd_ruleset *reload_new;       /* result of the background load */
+    fd_ruleset *reload_new; /* result of the background load */
     char *reload_errors;
     uint64_t start_ms;
     bool stopping;

@@ -54,22 +54,22 @@ typedef enum filterd_decision {
 } filterd_decision;
 
 typedef struct filterd_match {
-    char *rule;                /* rule id */
-    char *category;            /* category id, e.g. "A1.4" */
-    filterd_decision action;   /* the rule's action */
-    uint32_t start, end;       /* byte span in the checked text */
-    int suppressed;            /* 1: inside an allow match (explain only) */
+    char *rule;              /* rule id */
+    char *category;          /* category id, e.g. "A1.4" */
+    filterd_decision action; /* the rule's action */
+    uint32_t start, end;     /* byte span in the checked text */
+    int suppressed;          /* 1: inside an allow match (explain only) */
 } filterd_match;
 
 typedef struct filterd_result {
     filterd_decision decision;
     filterd_match *matches;
     size_t nmatches;
-    char rules[72];            /* the rule-set version (check only; "" for streams) */
-    uint64_t us;               /* server time in µs (check only) */
-    char *raw;                 /* the response line as received (no '\n') */
-    uint64_t release;          /* streams: bytes from the stream's start that may be
-                                  delivered now (0 for check) */
+    char rules[72];   /* the rule-set version (check only; "" for streams) */
+    uint64_t us;      /* server time in µs (check only) */
+    char *raw;        /* the response line as received (no '\n') */
+    uint64_t release; /* streams: bytes from the stream's start that may be
+                         delivered now (0 for check) */
 } filterd_result;
 
 /* Flags of filterd_client_check(). */
@@ -156,8 +156,8 @@ int filterd_client_stream_open(filterd_client *c, const char *stream, const char
  * from the stream's start), and `release`. After a block the stream takes
  * no more chunks; close it.
  */
-int filterd_client_stream_chunk(filterd_client *c, const char *stream, const char *text,
-                                size_t len, filterd_result *res);
+int filterd_client_stream_chunk(filterd_client *c, const char *stream, const char *text, size_t len,
+                                filterd_result *res);
 
 /*
  * End the stream's text and free it in the daemon: *RES gets the final

@@ -15,14 +15,14 @@
 #include "fd_error.h"
 #include "rules.h"
 
-#define FZ_CHECK(cond, ...)                                                                    \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz check failed: %s (%s:%d): ", #cond, __FILE__, __LINE__);     \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            abort();                                                                           \
-        }                                                                                      \
+#define FZ_CHECK(cond, ...)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz check failed: %s (%s:%d): ", #cond, __FILE__, __LINE__);         \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Length of the valid UTF-8 sequence at S[I], or 0 if none starts there. */
@@ -120,10 +120,10 @@ static inline char *fz_read_file(const char *path)
  * Latin, evasion-prone), word rules, regexes in every view incl. look-behind
  * and look-ahead (PCRE2-confirmed), allow rules, @all combos with and without
  * @within and a negated part, @validate PII rules, an unbounded raw regex. */
-#define FZ_CATEGORIES                                                                          \
-    "A1.3\t宣扬分裂国家\tSecession\t(1)\n"                                                       \
-    "A1.4\t宣扬恐怖主义、极端主义\tPromoting terrorism or extremism\t(1)\n"                   \
-    "A1.6\t宣扬暴力、淫秽色情\tPromoting violence, obscenity or pornography\t(1)\n"           \
+#define FZ_CATEGORIES                                                                              \
+    "A1.3\t宣扬分裂国家\tSecession\t(1)\n"                                                   \
+    "A1.4\t宣扬恐怖主义、极端主义\tPromoting terrorism or extremism\t(1)\n"             \
+    "A1.6\t宣扬暴力、淫秽色情\tPromoting violence, obscenity or pornography\t(1)\n"       \
     "A4.6\t侵害他人个人信息权益\tInfringing personal-information rights\t(4)\n"
 
 static const char FZ_RULES[] =
@@ -163,7 +163,9 @@ static const char FZ_RULES[] =
     "@id pii.card\n/(?<![0-9A-Za-z_\\/-])(62[0-9]{2}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{4,7}|"
     "4[0-9]{3}(?:[ -]?[0-9]{4}){3})(?![0-9A-Za-z_\\/-])/\n"
     "@validate cn-uscc\n"
-    "@id pii.uscc\n/(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])/\n"
+    "@id "
+    "pii.uscc\n/"
+    "(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])/\n"
     "@validate none\n"
     "@id raw.unbounded\n/X{3,}Y/\n"
     "@id raw.dotall\n/BEGIN.{0,20}END/s\n"

@@ -68,8 +68,7 @@ static size_t check_responses(const fd_buf *out)
         }
         cJSON *j = cJSON_ParseWithLength(p, (size_t)(nl - p));
         if (!cJSON_IsObject(j)) {
-            fprintf(stderr, "fuzz_proto: response is not a JSON object: %.*s\n", (int)(nl - p),
-                    p);
+            fprintf(stderr, "fuzz_proto: response is not a JSON object: %.*s\n", (int)(nl - p), p);
             abort();
         }
         cJSON_Delete(j);

@@ -161,8 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_CHECK(r == 0, "scan of the rule text returned %d", r);
                 for (size_t i = 0; i < res.n; i++)
                     FZ_CHECK(res.matches[i].start < res.matches[i].end &&
-                                 res.matches[i].end <= size &&
-                                 res.matches[i].rule < nrules,
+                                 res.matches[i].end <= size && res.matches[i].rule < nrules,
                              "bad match %zu", i);
                 stream_same(rs, s, (const char *)data, size, &res);
                 fd_result_free(&res);

@@ -50,8 +50,8 @@ static void check_norm(const char *text, size_t len, const unsigned char *b, fd_
     FZ_CHECK(o->text[o->len] == '\0', "mode %d: not NUL-terminated", mode);
     FZ_CHECK(o->len == 0 || len > 0, "mode %d: output from empty input", mode);
     for (size_t i = 0; i < o->len; i++) {
-        FZ_CHECK(o->map[i] < len, "mode %d: map[%zu] = %u outside %zu bytes", mode, i,
-                 o->map[i], len);
+        FZ_CHECK(o->map[i] < len, "mode %d: map[%zu] = %u outside %zu bytes", mode, i, o->map[i],
+                 len);
         FZ_CHECK(b[o->map[i]], "mode %d: map[%zu] = %u not on a character boundary", mode, i,
                  o->map[i]);
         FZ_CHECK(i == 0 || o->map[i] >= o->map[i - 1], "mode %d: map[%zu] = %u < map[%zu] = %u",
@@ -81,8 +81,8 @@ static void check_scan(const char *text, size_t len, const unsigned char *b)
         FZ_CHECK(r->kind != FD_RULE_PART, "match %zu: an internal @all part (%s)", i, r->id);
         FZ_CHECK(m->start < m->end && m->end <= len, "match %zu (%s): [%u,%u) of %zu", i, r->id,
                  m->start, m->end, len);
-        FZ_CHECK(b[m->start] && b[m->end], "match %zu (%s): [%u,%u) not on character boundaries",
-                 i, r->id, m->start, m->end);
+        FZ_CHECK(b[m->start] && b[m->end], "match %zu (%s): [%u,%u) not on character boundaries", i,
+                 r->id, m->start, m->end);
         FZ_CHECK(m->action == r->action, "match %zu (%s): action %u, rule's %u", i, r->id,
                  m->action, r->action);
         if (i) {
@@ -95,8 +95,8 @@ static void check_scan(const char *text, size_t len, const unsigned char *b)
         int inside = 0;
         if (m->action != FD_ALLOW)
             for (size_t j = 0; j < res.n && !inside; j++)
-                inside = res.matches[j].action == FD_ALLOW &&
-                         res.matches[j].start <= m->start && m->end <= res.matches[j].end;
+                inside = res.matches[j].action == FD_ALLOW && res.matches[j].start <= m->start &&
+                         m->end <= res.matches[j].end;
         FZ_CHECK(m->suppressed == inside, "match %zu (%s) [%u,%u): suppressed %u, inside %d", i,
                  r->id, m->start, m->end, m->suppressed, inside);
         if (!m->suppressed && m->action > want)

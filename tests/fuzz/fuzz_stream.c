@@ -165,9 +165,8 @@ static void check_stream(const char *text, size_t len, const size_t *cuts, size_
         for (size_t i = 0; i < got.n && i < want.n; i++) {
             const fd_match *a = &got.m[i], *b = &want.m[i];
             FZ_CHECK(same_match(a, b), "match %zu is %s [%u,%u)%s, want %s [%u,%u)%s", i,
-                     fd_ruleset_rule(rs, a->rule)->id, a->start, a->end,
-                     a->suppressed ? "s" : "", fd_ruleset_rule(rs, b->rule)->id, b->start,
-                     b->end, b->suppressed ? "s" : "");
+                     fd_ruleset_rule(rs, a->rule)->id, a->start, a->end, a->suppressed ? "s" : "",
+                     fd_ruleset_rule(rs, b->rule)->id, b->start, b->end, b->suppressed ? "s" : "");
         }
         FZ_CHECK(got.n == want.n, "%zu matches, want %zu", got.n, want.n);
     }

@@ -20,9 +20,9 @@
 
 /* The lines of an audit file. */
 typedef struct fdt_lines {
-    char **l;     /* complete lines, without '\n' */
+    char **l; /* complete lines, without '\n' */
     size_t n;
-    size_t torn;  /* bytes after the last '\n' (a torn tail) */
+    size_t torn; /* bytes after the last '\n' (a torn tail) */
 } fdt_lines;
 
 static inline void fdt_sha256(const void *data, size_t len, char hex[65])
@@ -31,8 +31,7 @@ static inline void fdt_sha256(const void *data, size_t len, char hex[65])
     unsigned int n = 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     cr_assert(c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
-              EVP_DigestUpdate(c, data, len) == 1 && EVP_DigestFinal_ex(c, md, &n) == 1 &&
-              n == 32);
+              EVP_DigestUpdate(c, data, len) == 1 && EVP_DigestFinal_ex(c, md, &n) == 1 && n == 32);
     EVP_MD_CTX_free(c);
     for (unsigned i = 0; i < 32; i++)
         sprintf(hex + 2 * i, "%02x", md[i]);

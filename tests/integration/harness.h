@@ -29,17 +29,17 @@
 #define FDT_TIMEOUT_MS 10000
 
 typedef struct fdt_daemon {
-    pid_t pid;              /* 0 when not running */
-    int status;             /* wait status once reaped */
-    char dir[PATH_MAX];     /* temporary directory */
-    char rules[PATH_MAX];   /* dir/rules */
-    char sock[PATH_MAX];    /* dir/filterd.sock */
+    pid_t pid;            /* 0 when not running */
+    int status;           /* wait status once reaped */
+    char dir[PATH_MAX];   /* temporary directory */
+    char rules[PATH_MAX]; /* dir/rules */
+    char sock[PATH_MAX];  /* dir/filterd.sock */
     int errfd;
     pthread_t reader;
     bool reader_running;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char *log;              /* stderr so far, NUL-terminated */
+    char *log; /* stderr so far, NUL-terminated */
     size_t loglen;
     bool log_eof;
 } fdt_daemon;

@@ -51,8 +51,8 @@ static char *ask(fdt_conn *c, const char *req)
 
 static void send_three(fdt_conn *c)
 {
-    const char *reqs[] = {"{\"id\":1,\"text\":\"hello world\"}", "{\"id\":2,\"text\":\"casino night\"}",
-                          "{\"id\":3,\"text\":\"a bomb\"}"};
+    const char *reqs[] = {"{\"id\":1,\"text\":\"hello world\"}",
+                          "{\"id\":2,\"text\":\"casino night\"}", "{\"id\":3,\"text\":\"a bomb\"}"};
     const char *want[] = {"allow", "flag", "block"};
     for (int i = 0; i < 3; i++) {
         char *d = ask(c, reqs[i]);
@@ -70,8 +70,7 @@ static void recorded_ids(char *buf, size_t cap)
         cJSON *j = cJSON_Parse(r.l[i]);
         cr_assert(j, "%s", r.l[i]);
         size_t n = strlen(buf);
-        snprintf(buf + n, cap - n, "%s%d", n ? "," : "",
-                 cJSON_GetObjectItem(j, "id")->valueint);
+        snprintf(buf + n, cap - n, "%s%d", n ? "," : "", cJSON_GetObjectItem(j, "id")->valueint);
         cJSON_Delete(j);
     }
     fdt_lines_free(&r);
@@ -91,7 +90,8 @@ Test(audit, levels)
         /* responses are out, so their records are in the file already */
         char ids[64];
         recorded_ids(ids, sizeof ids);
-        cr_assert_str_eq(ids, cases[k].ids, "level %s", cases[k].level ? cases[k].level : "(default)");
+        cr_assert_str_eq(ids, cases[k].ids, "level %s",
+                         cases[k].level ? cases[k].level : "(default)");
         fdt_close(c);
         cr_assert_eq(fdt_stop(&fdt_d, SIGTERM), 0, "%s", fdt_d.log);
         unlink(audit_path);
@@ -105,7 +105,8 @@ Test(audit, fields)
     fdt_conn *c = fdt_connect(fdt_d.sock);
     /* "BOMB" matches rule bomb through case folding: the excerpt must be
      * the original bytes; 制造炸弹 is a second match, multi-byte */
-    const char *text = "Say BOMB, \\\"quoted\\\" and \xe5\x88\xb6\xe9\x80\xa0\xe7\x82\xb8\xe5\xbc\xb9!";
+    const char *text =
+        "Say BOMB, \\\"quoted\\\" and \xe5\x88\xb6\xe9\x80\xa0\xe7\x82\xb8\xe5\xbc\xb9!";
     const char *raw = "Say BOMB, \"quoted\" and \xe5\x88\xb6\xe9\x80\xa0\xe7\x82\xb8\xe5\xbc\xb9!";
     const char *meta = "{\"user\":\"u-17\",\"n\":3,\"tags\":[\"a\",\"b\"],\"x\":{\"y\":null}}";
     char req[1024];
@@ -123,9 +124,10 @@ Test(audit, fields)
     cr_assert(strstr(r.l[0], want_meta), "%s", r.l[0]);
     /* members in the documented order */
     cr_assert(strncmp(r.l[0], "{\"ts\":\"", 7) == 0, "%s", r.l[0]);
-    const char *order[] = {"\"ts\":", "\"seq\":", "\"op\":", "\"id\":", "\"decision\":",
-                           "\"matches\":", "\"sha256\":", "\"bytes\":", "\"rules\":",
-                           "\"peer\":", "\"meta\":", "\"us\":", "\"prev\":"};
+    const char *order[] = {
+        "\"ts\":",      "\"seq\":",    "\"op\":",    "\"id\":",    "\"decision\":",
+        "\"matches\":", "\"sha256\":", "\"bytes\":", "\"rules\":", "\"peer\":",
+        "\"meta\":",    "\"us\":",     "\"prev\":"};
     const char *at = r.l[0];
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         const char *p = strstr(at, order[i]);
@@ -166,7 +168,8 @@ Test(audit, fields)
         cr_assert_str_eq(fdt_str(m, "category"), "A1.4");
         cr_assert_str_eq(fdt_str(m, "action"), "block");
         cr_assert_str_eq(fdt_str(m, "src"), want_src[i]);
-        int s = cJSON_GetObjectItem(m, "start")->valueint, e = cJSON_GetObjectItem(m, "end")->valueint;
+        int s = cJSON_GetObjectItem(m, "start")->valueint,
+            e = cJSON_GetObjectItem(m, "end")->valueint;
         /* the same span as the response, and the excerpt is those bytes */
         const cJSON *mm = cJSON_GetArrayItem(rm, i);
         cr_assert_eq(s, cJSON_GetObjectItem(mm, "start")->valueint);
@@ -387,10 +390,16 @@ Test(audit, stats)
     start_audit(extra);
     fdt_conn *c = fdt_connect(fdt_d.sock);
     /* 3 allow, 2 flag, 4 block (one with bomb twice and zhadan) */
-    const char *reqs[] = {"{\"text\":\"a\"}", "{\"text\":\"b\"}", "{\"text\":\"c\"}",
-                          "{\"text\":\"casino\"}", "{\"text\":\"casino casino\"}",
-                          "{\"text\":\"bomb\"}", "{\"text\":\"bomb\"}", "{\"text\":\"casino bomb\"}",
-                          "{\"text\":\"bomb bomb \xe5\x88\xb6\xe9\x80\xa0\xe7\x82\xb8\xe5\xbc\xb9\"}"};
+    const char *reqs[] = {
+        "{\"text\":\"a\"}",
+        "{\"text\":\"b\"}",
+        "{\"text\":\"c\"}",
+        "{\"text\":\"casino\"}",
+        "{\"text\":\"casino casino\"}",
+        "{\"text\":\"bomb\"}",
+        "{\"text\":\"bomb\"}",
+        "{\"text\":\"casino bomb\"}",
+        "{\"text\":\"bomb bomb \xe5\x88\xb6\xe9\x80\xa0\xe7\x82\xb8\xe5\xbc\xb9\"}"};
     for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++)
         free(fdt_roundtrip(c, reqs[i]));
     fdt_close(c);
@@ -437,15 +446,16 @@ Test(audit, stats)
     free(out);
 
     /* --since: the future leaves nothing, the past everything */
-    const char *fut[] = {"audit", "stats", audit_path, "--since", "2999-01-01T00:00:00Z", "--json", NULL};
+    const char *fut[] = {"audit",  "stats", audit_path, "--since", "2999-01-01T00:00:00Z",
+                         "--json", NULL};
     cr_assert_eq(fdt_filterctl(fut, NULL, &out), 0, "%s", out);
     j = fdt_json(out);
     cr_assert_eq(cJSON_GetObjectItem(j, "records")->valueint, 0, "%s", out);
     cr_assert_eq(cJSON_GetObjectItem(j, "before_since")->valueint, 9, "%s", out);
     cJSON_Delete(j);
     free(out);
-    const char *past[] = {"audit", "stats", "--since", "2000-01-01T08:00:00+08:00", audit_path,
-                          "--json", NULL};
+    const char *past[] = {"audit",    "stats",  "--since", "2000-01-01T08:00:00+08:00",
+                          audit_path, "--json", NULL};
     cr_assert_eq(fdt_filterctl(past, NULL, &out), 0, "%s", out);
     j = fdt_json(out);
     cr_assert_eq(cJSON_GetObjectItem(j, "records")->valueint, 9, "%s", out);

@@ -78,7 +78,10 @@ static void *writer_main(void *arg)
         size_t len = 0;
         for (int k = i; k < l->n && k < i + BATCH; k++)
             len += (size_t)sprintf(buf + len, "{\"id\":%ld,\"text\":\"%s %d\"}\n", l->base + k,
-                                   k % 4 == 0 ? "bomb" : k % 4 == 1 ? "casino" : "fine", k);
+                                   k % 4 == 0   ? "bomb"
+                                   : k % 4 == 1 ? "casino"
+                                                : "fine",
+                                   k);
         if (fdt_send(l->c, buf, len) != 0)
             break; /* the daemon is gone */
     }

@@ -53,7 +53,8 @@ Test(audit_stream, block_close_and_disconnect)
     /* blocked: 制造炸 | ZWSP 弹 across two chunks */
     cJSON_Delete(req(c, "{\"op\":\"open\",\"stream\":\"s-block\",\"meta\":{\"model\":\"m1\"}}"));
     cJSON_Delete(req(c, "{\"op\":\"chunk\",\"stream\":\"s-block\",\"text\":\"教你制造炸\"}"));
-    cJSON *r = req(c, "{\"id\":42,\"op\":\"chunk\",\"stream\":\"s-block\",\"text\":\"\\u200b弹吧\"}");
+    cJSON *r =
+        req(c, "{\"id\":42,\"op\":\"chunk\",\"stream\":\"s-block\",\"text\":\"\\u200b弹吧\"}");
     cr_assert_str_eq(fdt_str(r, "decision"), "block");
     cJSON_Delete(r);
     /* closed: allowed text */

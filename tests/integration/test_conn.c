@@ -59,7 +59,8 @@ Test(conn, concurrent_500)
         char *line = fdt_readline(cs[i], FDT_TIMEOUT_MS);
         cr_assert(line, "connection %d got no answer", i);
         char want[64];
-        snprintf(want, sizeof(want), "{\"id\":%d,\"decision\":\"%s\"", i, i % 2 ? "block" : "allow");
+        snprintf(want, sizeof(want), "{\"id\":%d,\"decision\":\"%s\"", i,
+                 i % 2 ? "block" : "allow");
         cr_assert(strncmp(line, want, strlen(want)) == 0, "%d: %s", i, line);
         free(line);
     }
@@ -70,8 +71,7 @@ Test(conn, concurrent_500)
     /* both worker threads got their share */
     cJSON *per = cJSON_GetObjectItem(conns, "per_thread"), *t;
     cr_assert_eq(cJSON_GetArraySize(per), 2, "%s", line);
-    cJSON_ArrayForEach(t, per)
-        cr_assert(t->valueint >= N / 4, "unbalanced: %s", line);
+    cJSON_ArrayForEach(t, per) cr_assert(t->valueint >= N / 4, "unbalanced: %s", line);
     cJSON_Delete(s);
     free(line);
     for (int i = 0; i < N; i++)
@@ -273,8 +273,8 @@ Test(conn, reload_op_and_sighup)
     line = fdt_roundtrip(c, "{\"op\":\"reload\"}");
     r = fdt_json(line);
     cr_assert_str_eq(fdt_errcode(r), "bad_rules", "%s", line);
-    cr_assert(strstr(fdt_str(cJSON_GetObjectItem(r, "error"), "message"), "broken.rules:2:"),
-              "%s", line);
+    cr_assert(strstr(fdt_str(cJSON_GetObjectItem(r, "error"), "message"), "broken.rules:2:"), "%s",
+              line);
     cJSON_Delete(r);
     free(line);
     line = fdt_roundtrip(c, "{\"text\":\"dynamite\"}");

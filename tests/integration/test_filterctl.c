@@ -107,8 +107,8 @@ Test(filterctl, rules_import_check_lint_test)
     FILE *f = fopen(list, "w");
     fputs("\xEF\xBB\xBF关键词\n赌博网站\n賭博網站\n  代开发票 \n#hashtag\n", f);
     fclose(f);
-    const char *imp[] = {"rules", "import", "--category", "A1.4", "--action", "flag",
-                         "--rules", fdt_d.rules, list, NULL};
+    const char *imp[] = {"rules", "import",  "--category", "A1.4", "--action",
+                         "flag",  "--rules", fdt_d.rules,  list,   NULL};
     cr_assert_eq(fdt_run(FILTERCTL_BIN, imp, NULL, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "@category A1.4\n@action flag\n赌博网站\n代开发票\n\\#hashtag\n"), "%s",
               out);

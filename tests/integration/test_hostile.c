@@ -378,10 +378,11 @@ static void drop_streams(abuse *a)
         fdt_conn *c = fdt_connect(fdt_d.sock);
         char buf[256];
         for (int s = 0; s < 8; s++) {
-            snprintf(buf, sizeof buf,
-                     "{\"op\":\"open\",\"stream\":\"s%d\"}\n"
-                     "{\"op\":\"chunk\",\"stream\":\"s%d\",\"text\":\"partial text of stream %d\"}\n",
-                     s, s, s);
+            snprintf(
+                buf, sizeof buf,
+                "{\"op\":\"open\",\"stream\":\"s%d\"}\n"
+                "{\"op\":\"chunk\",\"stream\":\"s%d\",\"text\":\"partial text of stream %d\"}\n",
+                s, s, s);
             fdt_sends(c, buf);
         }
         if (i % 50 == 0) {

@@ -181,7 +181,8 @@ Test(lifecycle, sigterm_drain)
         line = fdt_readline(c, FDT_TIMEOUT_MS);
         cr_assert(line, "response %d missing after SIGTERM", i);
         char want[48];
-        snprintf(want, sizeof(want), "{\"id\":%d,\"decision\":\"%s\"", i, i % 3 ? "allow" : "block");
+        snprintf(want, sizeof(want), "{\"id\":%d,\"decision\":\"%s\"", i,
+                 i % 3 ? "allow" : "block");
         cr_assert(strncmp(line, want, strlen(want)) == 0, "%d: %s", i, line);
         free(line);
     }

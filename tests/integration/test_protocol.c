@@ -30,8 +30,8 @@ static void expect_error(fdt_conn *c, const char *req, const char *code)
 {
     char *line = fdt_roundtrip(c, req);
     cJSON *r = fdt_json(line);
-    cr_assert(fdt_errcode(r) && strcmp(fdt_errcode(r), code) == 0, "%s -> %s (want %s)", req,
-              line, code);
+    cr_assert(fdt_errcode(r) && strcmp(fdt_errcode(r), code) == 0, "%s -> %s (want %s)", req, line,
+              code);
     cr_assert(fdt_str(cJSON_GetObjectItem(r, "error"), "message"), "%s", line);
     cJSON_Delete(r);
     free(line);
@@ -107,8 +107,7 @@ Test(protocol, id_echo)
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         char *line = fdt_roundtrip(c, ok[i].req);
-        cr_assert(strncmp(line, ok[i].want, strlen(ok[i].want)) == 0, "%s -> %s", ok[i].req,
-                  line);
+        cr_assert(strncmp(line, ok[i].want, strlen(ok[i].want)) == 0, "%s -> %s", ok[i].req, line);
         free(line);
     }
     expect_error(c, "{\"id\":9007199254740992,\"op\":\"ping\"}", "bad_request");
@@ -254,8 +253,7 @@ Test(protocol, pipelined_10000)
         cr_assert(line, "response %d missing", i);
         cJSON *r = fdt_json(line);
         cJSON *id = cJSON_GetObjectItem(r, "id");
-        cr_assert(cJSON_IsNumber(id) && id->valueint == i, "response %d out of order: %s", i,
-                  line);
+        cr_assert(cJSON_IsNumber(id) && id->valueint == i, "response %d out of order: %s", i, line);
         cr_assert_str_eq(fdt_str(r, "decision"), want[i % 4], "%s", line);
         cJSON_Delete(r);
         free(line);
@@ -273,8 +271,7 @@ Test(protocol, ping_version_stats)
 
     line = fdt_roundtrip(c, "{\"op\":\"version\"}");
     cJSON *v = fdt_json(line);
-    cr_assert(fdt_str(v, "version") && fdt_str(v, "hyperscan") && fdt_str(v, "rules"), "%s",
-              line);
+    cr_assert(fdt_str(v, "version") && fdt_str(v, "hyperscan") && fdt_str(v, "rules"), "%s", line);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(v, "categories")), 3, "%s", line);
     cJSON_Delete(v);
     free(line);
@@ -288,8 +285,8 @@ Test(protocol, ping_version_stats)
     cJSON *req = cJSON_GetObjectItem(s, "requests");
     cr_assert_eq(cJSON_GetObjectItem(req, "check")->valueint, 2, "%s", line);
     cr_assert_eq(cJSON_GetObjectItem(req, "ping")->valueint, 1, "%s", line);
-    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "errors"), "unknown_op")->valueint,
-                 1, "%s", line);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "errors"), "unknown_op")->valueint, 1,
+                 "%s", line);
     cJSON *dec = cJSON_GetObjectItem(s, "decisions");
     cr_assert_eq(cJSON_GetObjectItem(dec, "block")->valueint, 1, "%s", line);
     cr_assert_eq(cJSON_GetObjectItem(dec, "flag")->valueint, 1, "%s", line);
@@ -298,10 +295,10 @@ Test(protocol, ping_version_stats)
     cr_assert_eq(cJSON_GetObjectItem(cats, "A1.8")->valueint, 1, "%s", line);
     cJSON *lat = cJSON_GetObjectItem(s, "latency_us");
     cr_assert(cJSON_GetObjectItem(lat, "p99"), "%s", line);
-    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "connections"), "current")->valueint,
-                 1, "%s", line);
-    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "rules"), "count")->valueint, 4,
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "connections"), "current")->valueint, 1,
                  "%s", line);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "rules"), "count")->valueint, 4, "%s",
+                 line);
     cJSON_Delete(s);
     free(line);
     fdt_close(c);

@@ -37,8 +37,7 @@ Test(bundled_rules, all_tests_pass)
             fd_ruleset_nrules(rs), nfiles, ncases - nfailed, nfailed);
     cr_expect_eq(r, 0, "errors in the test files: %s", fd_strerror(r));
     cr_expect_gt(nfiles, 0);
-    cr_expect_eq(nfailed, 0, "%zu of %zu rule test cases failed (listed above)", nfailed,
-                 ncases);
+    cr_expect_eq(nfailed, 0, "%zu of %zu rule test cases failed (listed above)", nfailed, ncases);
     fd_diag_free(&diag);
     fd_ruleset_unref(rs);
 }
@@ -80,8 +79,8 @@ Test(bundled_rules, coverage_per_risk)
             want = 10;
         else if (!strcmp(id, "A3.3") || !strcmp(id, "A4.1") || !strcmp(id, "A4.6"))
             want = 1;
-        cr_expect_geq(n[c], want, "%s has %zu detection rules, policy wants at least %zu", id,
-                      n[c], want);
+        cr_expect_geq(n[c], want, "%s has %zu detection rules, policy wants at least %zu", id, n[c],
+                      want);
     }
     free(n);
     fd_ruleset_unref(rs);

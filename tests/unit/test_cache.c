@@ -15,8 +15,8 @@ static const char *RULES = "@category A1.4\n炸弹\n制造炸弹\nhow to make a 
                            "@action allow\n@match normalized\n路口交通\n"
                            "@action block\n@all 枪支 && 出售\n";
 
-static const char *TEXTS[] = {"这是制造炸彈", "Building a PIPE bomb", "abc-abc", "kill it",
-                              "call 13812345678", "前方路口交通", "出售枪支", "nothing"};
+static const char *TEXTS[] = {"这是制造炸彈",     "Building a PIPE bomb", "abc-abc",  "kill it",
+                              "call 13812345678", "前方路口交通",         "出售枪支", "nothing"};
 
 static char cdir[64];
 

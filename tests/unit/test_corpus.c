@@ -137,7 +137,8 @@ Test(corpus, fortunes_never_blocked, .timeout = 600)
     DIR *d = opendir(FORTUNES);
     if (!d)
         cr_skip_test("%s not installed (scripts/install-deps.sh installs fortunes, "
-                     "fortunes-zh)", FORTUNES);
+                     "fortunes-zh)",
+                     FORTUNES);
     /* The Chinese files by name (they must be there), then every other
      * regular file: the English collections. */
     static const char *const zh[] = {"chinese", "tang300", "song100"};
@@ -187,8 +188,7 @@ Test(corpus, fortunes_never_blocked, .timeout = 600)
             "%zu blocked\n",
             st.files, st.entries, st.invalid, st.flags, st.blocks);
     cr_expect_gt(st.entries, 10000, "the fortune files look incomplete");
-    cr_expect_eq(st.blocks, 0, "%zu benign corpus entries blocked (BLOCK lines above)",
-                 st.blocks);
+    cr_expect_eq(st.blocks, 0, "%zu benign corpus entries blocked (BLOCK lines above)", st.blocks);
     fd_result_free(&res);
     fd_scratch_free(sc);
     fd_ruleset_unref(rs);

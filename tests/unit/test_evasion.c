@@ -57,26 +57,26 @@ static int find(const char *rule)
 
 static const evasion_case hits[] = {
     /* each form alone */
-    {"这是炸彈吗", "zh.bomb", "炸彈"},                              /* traditional */
-    {"这是炸 弹吗", "zh.bomb", "炸 弹"},                            /* space */
-    {"这是炸\u200b弹吗", "zh.bomb", "炸\u200b弹"},                  /* zero-width space */
-    {"这是炸\u200d\u2060弹吗", "zh.bomb", "炸\u200d\u2060弹"},      /* ZWJ + word joiner */
-    {"这是炸\u00ad弹吗", "zh.bomb", "炸\u00ad弹"},                  /* soft hyphen */
-    {"这是炸\u202e弹吗", "zh.bomb", "炸\u202e弹"},                  /* bidi override */
-    {"这是炸*弹吗", "zh.bomb", "炸*弹"},                            /* symbol */
-    {"制 造-炸*弹", "zh.make-bomb", "制 造-炸*弹"},                  /* mixed noise */
-    {"a ＢＯＭＢ!", "en.bomb", "ＢＯＭＢ"},                         /* full-width */
-    {"a BoMb!", "en.bomb", "BoMb"},                                 /* case */
-    {"a b.o.m.b!", "en.bomb", "b.o.m.b"},                           /* dotted */
-    {"a b o m b!", "en.bomb", "b o m b"},                           /* spaced */
+    {"这是炸彈吗", "zh.bomb", "炸彈"},                         /* traditional */
+    {"这是炸 弹吗", "zh.bomb", "炸 弹"},                       /* space */
+    {"这是炸\u200b弹吗", "zh.bomb", "炸\u200b弹"},             /* zero-width space */
+    {"这是炸\u200d\u2060弹吗", "zh.bomb", "炸\u200d\u2060弹"}, /* ZWJ + word joiner */
+    {"这是炸\u00ad弹吗", "zh.bomb", "炸\u00ad弹"},             /* soft hyphen */
+    {"这是炸\u202e弹吗", "zh.bomb", "炸\u202e弹"},             /* bidi override */
+    {"这是炸*弹吗", "zh.bomb", "炸*弹"},                       /* symbol */
+    {"制 造-炸*弹", "zh.make-bomb", "制 造-炸*弹"},            /* mixed noise */
+    {"a ＢＯＭＢ!", "en.bomb", "ＢＯＭＢ"},                    /* full-width */
+    {"a BoMb!", "en.bomb", "BoMb"},                            /* case */
+    {"a b.o.m.b!", "en.bomb", "b.o.m.b"},                      /* dotted */
+    {"a b o m b!", "en.bomb", "b o m b"},                      /* spaced */
     {"f.u.c.k this", "en.fuck", "f.u.c.k"},
     {"f. u. c. k this", "en.fuck", "f. u. c. k"},
-    {"a 𝐛𝐨𝐦𝐛 here", "en.bomb", "𝐛𝐨𝐦𝐛"},                            /* mathematical bold */
-    {"a ⓑⓞⓜⓑ here", "en.bomb", "ⓑⓞⓜⓑ"},                             /* circled */
+    {"a 𝐛𝐨𝐦𝐛 here", "en.bomb", "𝐛𝐨𝐦𝐛"}, /* mathematical bold */
+    {"a ⓑⓞⓜⓑ here", "en.bomb", "ⓑⓞⓜⓑ"}, /* circled */
     /* a trailing mark produces nothing, so the span ends before it */
     {"a b\u0336o\u0336m\u0336b\u0336 here", "en.bomb", "b\u0336o\u0336m\u0336b"},
-    {"a bómb here", "en.bomb", "bómb"},                             /* diacritic */
-    {"a bo\ufe0fmb here", "en.bomb", "bo\ufe0fmb"},                 /* variation selector */
+    {"a bómb here", "en.bomb", "bómb"},             /* diacritic */
+    {"a bo\ufe0fmb here", "en.bomb", "bo\ufe0fmb"}, /* variation selector */
     {"the NAIL  BOMB", "en.nail-bomb", "NAIL  BOMB"},
     {"the nailbomb", "en.nail-bomb", "nailbomb"},
     /* combined */
@@ -109,8 +109,8 @@ Test(evasion, forms_match_with_original_span)
         cr_assert(at, "case %zu: bad test", i);
         size_t want_s = (size_t)(at - c->text), want_e = want_s + strlen(c->match);
         cr_assert(m->start == want_s && m->end == want_e,
-                  "case %zu: '%s' rule %s span [%u,%u), want [%zu,%zu) ('%s')", i, c->text,
-                  c->rule, m->start, m->end, want_s, want_e, c->match);
+                  "case %zu: '%s' rule %s span [%u,%u), want [%zu,%zu) ('%s')", i, c->text, c->rule,
+                  m->start, m->end, want_s, want_e, c->match);
     }
 }
 
@@ -161,10 +161,9 @@ Test(evasion, near_misses_do_not_match)
 
 Test(evasion, offsets_on_character_boundaries)
 {
-    const char *texts[] = {
-        "教你製 造-炸\u200b彈和ＢＯＭＢ，还有b.o.m.b和𝐛𝐨𝐦𝐛", "前方路口交通拥堵，口交",
-        "ＫＩＬＬ kill 我kill你 槍支買賣", "\u200b\u200b炸\u200b\u200b弹\u200b\u200b",
-        "①②③ ﬁ ß 炸彈炸彈炸彈"};
+    const char *texts[] = {"教你製 造-炸\u200b彈和ＢＯＭＢ，还有b.o.m.b和𝐛𝐨𝐦𝐛",
+                           "前方路口交通拥堵，口交", "ＫＩＬＬ kill 我kill你 槍支買賣",
+                           "\u200b\u200b炸\u200b\u200b弹\u200b\u200b", "①②③ ﬁ ß 炸彈炸彈炸彈"};
     for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
         const char *s = texts[t];
         size_t len = strlen(s);

@@ -17,7 +17,7 @@
 #endif
 #ifdef FD_HAVE_LSAN
 #include <sanitizer/lsan_interface.h>
-#define ASSERT_NO_LEAKS()                                                                      \
+#define ASSERT_NO_LEAKS()                                                                          \
     cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (report above)")
 #else
 #define ASSERT_NO_LEAKS() ((void)0)

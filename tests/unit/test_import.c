@@ -26,7 +26,8 @@ static char *run(const char *list, size_t len, size_t *kept, size_t *dropped, ch
 Test(import, utf8_with_header_dedup_and_escapes)
 {
     const char *list = "\xEF\xBB\xBF关键词\n炸弹\n炸彈\n  ＢＯＭＢ \n bomb\n#tag\n@user\n\n"
-                       "/path\n制造炸弹\tA1.4\n\x01" "bad\n\u200b\u200b\n";
+                       "/path\n制造炸弹\tA1.4\n\x01"
+                       "bad\n\u200b\u200b\n";
     size_t kept, dropped;
     char *report;
     char *out = run(list, strlen(list), &kept, &dropped, &report);
@@ -76,7 +77,8 @@ Test(import, gb18030)
 Test(import, utf16_with_bom)
 {
     /* "ab\nc\n" in UTF-16LE with a BOM */
-    const char u16[] = "\xff\xfe" "a\0b\0\n\0c\0\n\0";
+    const char u16[] = "\xff\xfe"
+                       "a\0b\0\n\0c\0\n\0";
     size_t kept, dropped;
     char *report;
     char *out = run(u16, sizeof u16 - 1, &kept, &dropped, &report);

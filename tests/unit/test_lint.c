@@ -60,8 +60,7 @@ Test(lint, short_literals_and_unbounded)
                         "inside many words; use @match word"),
               "%s", w);
     cr_assert(strstr(w, "test.rules:7: warning: unbounded width (regex)"), "%s", w);
-    cr_assert(strstr(w, "test.rules:8: warning: unbounded width (@all without @within)"), "%s",
-              w);
+    cr_assert(strstr(w, "test.rules:8: warning: unbounded width (@all without @within)"), "%s", w);
     free(w);
 }
 

@@ -22,12 +22,14 @@
 
 static fd_normbuf nb, nb2;
 
-static void setup(void) {
+static void setup(void)
+{
     fd_normbuf_init(&nb);
     fd_normbuf_init(&nb2);
 }
 
-static void teardown(void) {
+static void teardown(void)
+{
     fd_normbuf_free(&nb);
     fd_normbuf_free(&nb2);
 }
@@ -35,26 +37,32 @@ static void teardown(void) {
 TestSuite(norm, .init = setup, .fini = teardown);
 
 /* Printable form of normalized bytes for failure messages ('\n' shown as \n). */
-static const char *show(const char *s, size_t n) {
+static const char *show(const char *s, size_t n)
+{
     static char buf[4][1024];
     static int k;
     char *b = buf[k++ & 3];
     size_t o = 0;
     for (size_t i = 0; i < n && o + 3 < sizeof buf[0]; i++) {
-        if (s[i] == '\n') { b[o++] = '\\'; b[o++] = 'n'; }
-        else b[o++] = s[i];
+        if (s[i] == '\n') {
+            b[o++] = '\\';
+            b[o++] = 'n';
+        } else
+            b[o++] = s[i];
     }
     b[o] = '\0';
     return b;
 }
 
 /* Parse "0 3 6" into MAP; returns the count. */
-static size_t parse_map(const char *s, uint32_t *map, size_t max) {
+static size_t parse_map(const char *s, uint32_t *map, size_t max)
+{
     size_t n = 0;
     char *end;
     for (;;) {
         unsigned long v = strtoul(s, &end, 10);
-        if (end == s) break;
+        if (end == s)
+            break;
         cr_assert_lt(n, max);
         map[n++] = (uint32_t)v;
         s = end;
@@ -68,7 +76,8 @@ typedef struct ncase {
     const char *map; /* expected map, space-separated input offsets */
 } ncase;
 
-static void run_cases(const ncase *cs, size_t n, fd_norm_mode mode) {
+static void run_cases(const ncase *cs, size_t n, fd_norm_mode mode)
+{
     for (size_t i = 0; i < n; i++) {
         const ncase *c = &cs[i];
         int rc = fd_norm(c->in, strlen(c->in), mode, &nb);
@@ -144,7 +153,8 @@ static const ncase strip_evasion[] = {
     {"炸\u200d 彈", "炸弹", "0 0 0 7 7 7"},
 };
 
-Test(norm, strip_evasion_forms) {
+Test(norm, strip_evasion_forms)
+{
     run_cases(strip_evasion, sizeof strip_evasion / sizeof *strip_evasion, FD_NORM_STRIP_SEP);
 }
 
@@ -164,7 +174,7 @@ static const ncase strip_breaks[] = {
     {"end.\" Start", "end\nstart", "0 1 2 3 6 7 8 9 10"},
     {"bo!? mb", "bo\nmb", "0 1 2 5 6"},
     {"bo, mb", "bo\nmb", "0 1 2 4 5"},
-    {"b    o", "b\no", "0 1 5"},     /* 4 separators: too long for noise */
+    {"b    o", "b\no", "0 1 5"}, /* 4 separators: too long for noise */
     {"b-*-*o", "b\no", "0 1 5"},
     {"爆炸. 弹片", "爆炸\n弹片", "0 0 0 3 3 3 6 8 8 8 11 11 11"},
     /* edges: leading and trailing runs vanish, never a leading/trailing break */
@@ -178,7 +188,8 @@ static const ncase strip_breaks[] = {
     {"bo .mb", "bomb", "0 1 4 5"}, /* white space before the stop, not after */
 };
 
-Test(norm, strip_breaks_and_edges) {
+Test(norm, strip_breaks_and_edges)
+{
     run_cases(strip_breaks, sizeof strip_breaks / sizeof *strip_breaks, FD_NORM_STRIP_SEP);
 }
 
@@ -192,27 +203,31 @@ static const ncase keep_cases[] = {
     {"a\u3000\u00a0b", "a b", "0 1 6"},
     {"炸彈\u200b。", "炸弹。", "0 0 0 3 3 3 9 9 9"},
     {"爆炸，弹片", "爆炸,弹片", "0 0 0 3 3 3 6 9 9 9 12 12 12"},
-    {"a ¨ b", "a b", "0 1 5"},    /* spacing accent: empty image, white space stays one run */
+    {"a ¨ b", "a b", "0 1 5"}, /* spacing accent: empty image, white space stays one run */
     {"b\u0336o\u0336", "bo", "0 3"},
-    {"  x  ", "x", "2"},            /* leading and trailing white space vanish */
+    {"  x  ", "x", "2"}, /* leading and trailing white space vanish */
     {"\u200b\n x\u3000\u200b", "x", "5"},
     {"⑴ x", "1 x", "0 3 4"},
     {"炸💣弹", "炸💣弹", "0 0 0 3 3 3 3 7 7 7"},
     {"b\xffo", "b\xef\xbf\xbdo", "0 1 1 1 2"}, /* invalid byte → U+FFFD */
 };
 
-Test(norm, keep_mode) {
+Test(norm, keep_mode)
+{
     run_cases(keep_cases, sizeof keep_cases / sizeof *keep_cases, FD_NORM_KEEP_SEP);
 }
 
-Test(norm, invalid_utf8_is_a_separator_in_strip_mode) {
+Test(norm, invalid_utf8_is_a_separator_in_strip_mode)
+{
     /* Truncated and overlong sequences, a lone continuation byte, a
      * surrogate: each byte reads as U+FFFD, never past the end. */
     static const ncase c[] = {
         {"b\xffo", "bo", "0 2"},
         {"b\xe7\x82", "b", "0"},
         {"b\xc0\xafo", "bo", "0 3"},
-        {"\x80" "b", "b", "1"},
+        {"\x80"
+         "b",
+         "b", "1"},
         {"b\xed\xa0\x80o", "bo", "0 4"},
         {"b\xf4\x90\x80\x80o", "b\no", "0 1 5"}, /* four bad bytes: four separators */
         {"b\xff\xff\xff\xffo", "b\no", "0 1 5"}, /* four separators: a break */
@@ -221,12 +236,11 @@ Test(norm, invalid_utf8_is_a_separator_in_strip_mode) {
 }
 
 /* Sentences that must not glue into a keyword. */
-Test(norm, no_keyword_across_sentences) {
+Test(norm, no_keyword_across_sentences)
+{
     static const char *texts[] = {
-        "昨天发生爆炸。弹片四溅",
-        "昨天发生爆炸，弹片四溅",
-        "昨天发生爆炸！\n弹片四溅",
-        "It was a good jo. Bomb squads arrived",
+        "昨天发生爆炸。弹片四溅",   "昨天发生爆炸，弹片四溅",
+        "昨天发生爆炸！\n弹片四溅", "It was a good jo. Bomb squads arrived",
         "He said bo.\nMb is next",
     };
     static const char *keywords[] = {"炸弹", "炸弹", "炸弹", "jobomb", "bomb"};
@@ -245,12 +259,13 @@ Test(norm, no_keyword_across_sentences) {
 /* A pattern written in traditional characters or full-width forms
  * normalizes to the same bytes as its simplified/ASCII spelling, in both
  * modes, and normalized patterns never contain the break byte. */
-Test(norm, pattern_spellings_agree) {
+Test(norm, pattern_spellings_agree)
+{
     static const char *pairs[][2] = {
-        {"炸彈", "炸弹"},           {"製造炸彈", "制造炸弹"},   {"恐怖襲擊", "恐怖袭击"},
-        {"開槍", "开枪"},           {"爆炸裝置", "爆炸装置"},   {"毒品販賣", "毒品贩卖"},
-        {"ＢＯＭＢ", "bomb"},       {"Ｋｉｌｌ ｙｏｕ", "kill you"}, {"ＡＫ－４７", "ak-47"},
-        {"𝐁𝐨𝐦𝐛", "Bomb"},           {"炸\u200b彈", "炸弹"},     {"①②③", "123"},
+        {"炸彈", "炸弹"},     {"製造炸彈", "制造炸弹"},        {"恐怖襲擊", "恐怖袭击"},
+        {"開槍", "开枪"},     {"爆炸裝置", "爆炸装置"},        {"毒品販賣", "毒品贩卖"},
+        {"ＢＯＭＢ", "bomb"}, {"Ｋｉｌｌ ｙｏｕ", "kill you"}, {"ＡＫ－４７", "ak-47"},
+        {"𝐁𝐨𝐦𝐛", "Bomb"},     {"炸\u200b彈", "炸弹"},          {"①②③", "123"},
     };
     for (int mode = 0; mode <= 1; mode++)
         for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
@@ -266,26 +281,41 @@ Test(norm, pattern_spellings_agree) {
 
 /* ---- properties: idempotence, map invariants, valid UTF-8 ---- */
 
-static size_t put_utf8(char *b, uint32_t c) {
-    if (c < 0x80) { b[0] = (char)c; return 1; }
-    if (c < 0x800) { b[0] = (char)(0xC0 | c >> 6); b[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+static size_t put_utf8(char *b, uint32_t c)
+{
+    if (c < 0x80) {
+        b[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        b[0] = (char)(0xC0 | c >> 6);
+        b[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
     if (c < 0x10000) {
-        b[0] = (char)(0xE0 | c >> 12); b[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        b[0] = (char)(0xE0 | c >> 12);
+        b[1] = (char)(0x80 | ((c >> 6) & 0x3F));
         b[2] = (char)(0x80 | (c & 0x3F));
         return 3;
     }
-    b[0] = (char)(0xF0 | c >> 18); b[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    b[2] = (char)(0x80 | ((c >> 6) & 0x3F)); b[3] = (char)(0x80 | (c & 0x3F));
+    b[0] = (char)(0xF0 | c >> 18);
+    b[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    b[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    b[3] = (char)(0x80 | (c & 0x3F));
     return 4;
 }
 
 /* Length of the valid UTF-8 character at S (N bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    if (s[0] < 0x80) return 1;
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
     size_t l = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
-    if (l == 0 || l > n || s[0] > 0xF4) return 0;
+    if (l == 0 || l > n || s[0] > 0xF4)
+        return 0;
     for (size_t k = 1; k < l; k++)
-        if ((s[k] & 0xC0) != 0x80) return 0;
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
     return l;
 }
 
@@ -293,7 +323,8 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
  * character boundary of the (valid) input, inside it, non-decreasing; all
  * bytes of one output character from one input character; in STRIP mode
  * only word characters and single inner breaks. */
-static void check_invariants(const char *in, size_t len, const fd_normbuf *b, fd_norm_mode mode) {
+static void check_invariants(const char *in, size_t len, const fd_normbuf *b, fd_norm_mode mode)
+{
     const unsigned char *u = (const unsigned char *)in;
     for (size_t i = 0; i < b->len;) {
         size_t l = utf8_len((const unsigned char *)b->text + i, b->len - i);
@@ -303,21 +334,24 @@ static void check_invariants(const char *in, size_t len, const fd_normbuf *b, fd
             cr_assert_lt(m, len);
             cr_assert_neq(u[m] & 0xC0, 0x80, "map[%zu] = %u is not a character boundary", i + k, m);
             cr_assert_eq(m, b->map[i], "one output character from two input characters");
-            if (i + k > 0) cr_assert_geq(m, b->map[i + k - 1], "map decreases at %zu", i + k);
+            if (i + k > 0)
+                cr_assert_geq(m, b->map[i + k - 1], "map decreases at %zu", i + k);
         }
         if (mode == FD_NORM_STRIP_SEP) {
             if (b->text[i] == FD_NORM_BREAK) {
                 cr_assert(i > 0 && i + 1 < b->len, "leading or trailing break");
                 cr_assert_neq(b->text[i + 1], FD_NORM_BREAK, "two breaks in a row");
             } else {
-                cr_assert(fd_norm_word_at(b->text, b->len, i), "non-word character in STRIP output");
+                cr_assert(fd_norm_word_at(b->text, b->len, i),
+                          "non-word character in STRIP output");
             }
         }
         i += l;
     }
 }
 
-static void check_idempotent(const char *in, size_t len, fd_norm_mode mode) {
+static void check_idempotent(const char *in, size_t len, fd_norm_mode mode)
+{
     cr_assert_eq(fd_norm(in, len, mode, &nb), 0);
     check_invariants(in, len, &nb, mode);
     cr_assert_eq(fd_norm(nb.text, nb.len, mode, &nb2), 0);
@@ -328,10 +362,12 @@ static void check_idempotent(const char *in, size_t len, fd_norm_mode mode) {
 
 /* Every code point alone between two letters, in both modes; then the
  * whole range in one text (exercises buffer growth too). */
-Test(norm, idempotent_over_all_code_points, .timeout = 120) {
+Test(norm, idempotent_over_all_code_points, .timeout = 120)
+{
     char buf[16];
     for (uint32_t c = 0; c < 0x110000; c++) {
-        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
         size_t n = 0;
         buf[n++] = 'x';
         n += put_utf8(buf + n, c);
@@ -343,7 +379,8 @@ Test(norm, idempotent_over_all_code_points, .timeout = 120) {
     cr_assert(all);
     size_t n = 0;
     for (uint32_t c = 0; c < 0x110000; c++)
-        if (c < 0xD800 || c > 0xDFFF) n += put_utf8(all + n, c);
+        if (c < 0xD800 || c > 0xDFFF)
+            n += put_utf8(all + n, c);
     check_idempotent(all, n, FD_NORM_STRIP_SEP);
     check_idempotent(all, n, FD_NORM_KEEP_SEP);
     free(all);
@@ -351,13 +388,30 @@ Test(norm, idempotent_over_all_code_points, .timeout = 120) {
 
 /* Random mixes of the characters that matter (letters, CJK, separators,
  * terminators, invisibles, expanding characters), deterministic seed. */
-Test(norm, idempotent_and_invariants_on_random_mixes) {
+Test(norm, idempotent_and_invariants_on_random_mixes)
+{
     static const char *alphabet[] = {
-        "a", "B", "z", "0", " ", "  ", "\t", "\n", "\r\n", ".", ",", "!", "?", ";", "-", "*", "'",
-        "\"", "炸", "彈", "弹", "製", "。", "，", "、", "！", "？", "；", "\u3000", "\u200b", "\u200d",
-        "\u00ad", "\ufeff", "\u202e", "\ufe0f", "Ｂ", "ｏ", "！", "①", "⑴", "ﬁ", "ß", "İ", "𝐨",
-        "\u0301", "\u0336", "¨", "㍿", "\ufdfa", "💣", "\u2028", "…", "——", "é", "e\u0301", "가",
-        "\u1100\u1161", "ا", "\u064e", "क", "\u093f", "\xff", "\xe7\x82",
+        "a",       "B",      "z",
+        "0",       " ",      "  ",
+        "\t",      "\n",     "\r\n",
+        ".",       ",",      "!",
+        "?",       ";",      "-",
+        "*",       "'",      "\"",
+        "炸",      "彈",     "弹",
+        "製",      "。",     "，",
+        "、",      "！",     "？",
+        "；",      "\u3000", "\u200b",
+        "\u200d",  "\u00ad", "\ufeff",
+        "\u202e",  "\ufe0f", "Ｂ",
+        "ｏ",      "！",     "①",
+        "⑴",       "ﬁ",      "ß",
+        "İ",       "𝐨",      "\u0301",
+        "\u0336",  "¨",      "㍿",
+        "\ufdfa",  "💣",      "\u2028",
+        "…",       "——",     "é",
+        "e\u0301", "가",     "\u1100\u1161",
+        "ا",       "\u064e", "क",
+        "\u093f",  "\xff",   "\xe7\x82",
     };
     size_t na = sizeof alphabet / sizeof *alphabet;
     uint64_t seed = 0x9E3779B97F4A7C15ull;
@@ -377,12 +431,17 @@ Test(norm, idempotent_and_invariants_on_random_mixes) {
         int valid = 1;
         for (size_t i = 0; i < n;) {
             size_t l = utf8_len((const unsigned char *)text + i, n - i);
-            if (!l) { valid = 0; break; }
+            if (!l) {
+                valid = 0;
+                break;
+            }
             i += l;
         }
         for (int mode = 0; mode <= 1; mode++) {
-            if (valid) check_idempotent(text, n, (fd_norm_mode)mode);
-            else cr_assert_eq(fd_norm(text, n, (fd_norm_mode)mode, &nb), 0);
+            if (valid)
+                check_idempotent(text, n, (fd_norm_mode)mode);
+            else
+                cr_assert_eq(fd_norm(text, n, (fd_norm_mode)mode, &nb), 0);
         }
     }
 }
@@ -390,10 +449,11 @@ Test(norm, idempotent_and_invariants_on_random_mixes) {
 /* Normalizing a prefix of a text (cut on a character boundary) gives a
  * prefix of the normalized whole, map included, in both modes: a stream
  * can be normalized as it arrives. */
-Test(norm, prefix_of_input_gives_prefix_of_output) {
+Test(norm, prefix_of_input_gives_prefix_of_output)
+{
     static const char *alphabet[] = {
-        "a", "Z", "0", " ", "\t", "\n", ".", ",", "!", "-", "炸", "彈", "。", "，", "\u3000",
-        "\u200b", "Ｂ", "①", "ﬁ", "\u0301", "㍿", "💣", "\u2028", "¨",
+        "a",  "Z",  "0",      " ",      "\t", "\n", ".", ",",      "!",  "-", "炸",     "彈",
+        "。", "，", "\u3000", "\u200b", "Ｂ", "①",  "ﬁ", "\u0301", "㍿", "💣", "\u2028", "¨",
     };
     size_t na = sizeof alphabet / sizeof *alphabet;
     uint64_t seed = 42;
@@ -409,7 +469,8 @@ Test(norm, prefix_of_input_gives_prefix_of_output) {
         for (int mode = 0; mode <= 1; mode++) {
             cr_assert_eq(fd_norm(text, n, (fd_norm_mode)mode, &nb), 0);
             for (size_t cut = 0; cut <= n; cut++) {
-                if (cut < n && ((unsigned char)text[cut] & 0xC0) == 0x80) continue;
+                if (cut < n && ((unsigned char)text[cut] & 0xC0) == 0x80)
+                    continue;
                 cr_assert_eq(fd_norm(text, cut, (fd_norm_mode)mode, &nb2), 0);
                 cr_assert(nb2.len <= nb.len && memcmp(nb2.text, nb.text, nb2.len) == 0 &&
                               memcmp(nb2.map, nb.map, nb2.len * sizeof *nb.map) == 0,
@@ -423,10 +484,12 @@ Test(norm, prefix_of_input_gives_prefix_of_output) {
 /* The break byte comes only from line breaks and (in STRIP mode) from
  * separator runs; no single code point between letters produces it unless
  * it is a line break or a strong (CJK) terminator. */
-Test(norm, only_breaks_produce_the_break_byte) {
+Test(norm, only_breaks_produce_the_break_byte)
+{
     char buf[16];
     for (uint32_t c = 0x80; c < 0x110000; c++) {
-        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
         size_t n = 0;
         buf[n++] = 'x';
         n += put_utf8(buf + n, c);
@@ -443,12 +506,14 @@ Test(norm, only_breaks_produce_the_break_byte) {
 
 /* ---- buffers, errors, helpers ---- */
 
-Test(norm, expanding_input_grows_the_buffer) {
+Test(norm, expanding_input_grows_the_buffer)
+{
     /* ㍿ (3 bytes) → 株式会社 (12 bytes); U+FDFA (3 bytes) → 30 bytes. */
     size_t reps = 5000;
     char *in = malloc(reps * 3 + 1);
     cr_assert(in);
-    for (size_t i = 0; i < reps; i++) memcpy(in + 3 * i, "㍿", 3);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(in + 3 * i, "㍿", 3);
     cr_assert_eq(fd_norm(in, reps * 3, FD_NORM_STRIP_SEP, &nb), 0);
     cr_assert_eq(nb.len, reps * 12);
     for (size_t i = 0; i < reps; i++) {
@@ -456,14 +521,16 @@ Test(norm, expanding_input_grows_the_buffer) {
         cr_assert_eq(nb.map[12 * i], 3 * i);
         cr_assert_eq(nb.map[12 * i + 11], 3 * i);
     }
-    for (size_t i = 0; i < reps; i++) memcpy(in + 3 * i, "\xef\xb7\xba", 3); /* U+FDFA */
+    for (size_t i = 0; i < reps; i++)
+        memcpy(in + 3 * i, "\xef\xb7\xba", 3); /* U+FDFA */
     cr_assert_eq(fd_norm(in, reps * 3, FD_NORM_KEEP_SEP, &nb), 0);
     cr_assert_eq(nb.len % reps, 0);
     cr_assert_gt(nb.len / reps, 20);
     free(in);
 }
 
-Test(norm, buffer_reuse_and_no_allocation_when_big_enough) {
+Test(norm, buffer_reuse_and_no_allocation_when_big_enough)
+{
     const char *longt = "ＢＯＭＢ ＢＯＭＢ ＢＯＭＢ ＢＯＭＢ 炸彈炸彈炸彈炸彈";
     cr_assert_eq(fd_norm(longt, strlen(longt), FD_NORM_STRIP_SEP, &nb), 0);
     char *text = nb.text;
@@ -481,27 +548,30 @@ Test(norm, buffer_reuse_and_no_allocation_when_big_enough) {
     cr_assert_eq(nb2.len, 0);
 }
 
-Test(norm, bad_mode_is_einval) {
+Test(norm, bad_mode_is_einval)
+{
     cr_assert_eq(fd_norm("x", 1, (fd_norm_mode)7, &nb), FD_EINVAL);
     cr_assert_eq(nb.len, 0);
 }
 
-Test(norm, word_helpers) {
+Test(norm, word_helpers)
+{
     const char *t = "ab,炸 x";
     size_t n = strlen(t);
     cr_assert(fd_norm_word_at(t, n, 0));
-    cr_assert(!fd_norm_word_at(t, n, 2));   /* ',' */
-    cr_assert(fd_norm_word_at(t, n, 3));    /* 炸 */
-    cr_assert(!fd_norm_word_at(t, n, 6));   /* ' ' */
+    cr_assert(!fd_norm_word_at(t, n, 2)); /* ',' */
+    cr_assert(fd_norm_word_at(t, n, 3));  /* 炸 */
+    cr_assert(!fd_norm_word_at(t, n, 6)); /* ' ' */
     cr_assert(!fd_norm_word_at(t, n, n));
     cr_assert(!fd_norm_word_before(t, 0));
-    cr_assert(fd_norm_word_before(t, 2));   /* 'b' */
-    cr_assert(!fd_norm_word_before(t, 3));  /* ',' */
-    cr_assert(fd_norm_word_before(t, 6));   /* 炸 */
-    cr_assert(fd_norm_word_before(t, n));   /* 'x' */
+    cr_assert(fd_norm_word_before(t, 2));  /* 'b' */
+    cr_assert(!fd_norm_word_before(t, 3)); /* ',' */
+    cr_assert(fd_norm_word_before(t, 6));  /* 炸 */
+    cr_assert(fd_norm_word_before(t, n));  /* 'x' */
 }
 
-Test(norm, version_names_the_tables) {
+Test(norm, version_names_the_tables)
+{
     const char *v = fd_norm_version();
     cr_assert_not_null(strstr(v, "unicode/" FD_NT_UNICODE_VERSION));
     cr_assert_not_null(strstr(v, FD_NT_DIGEST));
@@ -514,8 +584,15 @@ Test(norm, stream_pieces_equal_whole)
 {
     static const char *texts[] = {
         "教你製 造-炸\u200b彈，然后 b.o.m.b 和 Ｂ Ｏ Ｍ Ｂ。\n\n end. Start ... x",
-        "  leading and trailing  ", "a -- b", "f. u. c. k", "\u200b\u200b", "x\n\ny",
-        "U.S. Army, 1. 2. 3.", "炸 。 弹", "ﬁ ß ① ⑴ ㈠ Ǆ", ""};
+        "  leading and trailing  ",
+        "a -- b",
+        "f. u. c. k",
+        "\u200b\u200b",
+        "x\n\ny",
+        "U.S. Army, 1. 2. 3.",
+        "炸 。 弹",
+        "ﬁ ß ① ⑴ ㈠ Ǆ",
+        ""};
     fd_normbuf whole, part;
     fd_normbuf_init(&whole);
     fd_normbuf_init(&part);
@@ -536,8 +613,8 @@ Test(norm, stream_pieces_equal_whole)
                     cr_assert_eq(fd_norm_feed(&st, s, a, &part), 0);
                     cr_assert_eq(fd_norm_feed(&st, s + a, b - a, &part), 0);
                     cr_assert_eq(fd_norm_feed(&st, s + b, len - b, &part), 0);
-                    cr_assert_eq(part.len, whole.len, "mode %d text %zu split %zu/%zu", mode, t,
-                                 a, b);
+                    cr_assert_eq(part.len, whole.len, "mode %d text %zu split %zu/%zu", mode, t, a,
+                                 b);
                     cr_assert(memcmp(part.text, whole.text, whole.len) == 0,
                               "mode %d text %zu split %zu/%zu: text differs", mode, t, a, b);
                     cr_assert(memcmp(part.map, whole.map, whole.len * sizeof *whole.map) == 0,
@@ -568,18 +645,23 @@ static const char ref_replacement[3] = {'\xEF', '\xBF', '\xBD'};
  * contents. Grows geometrically so a long expanding input costs O(log n)
  * reallocations. On failure the buffer is unchanged except that one of the
  * arrays may already be larger, which is harmless (cap is the minimum). */
-static int ref_reserve(fd_normbuf *b, size_t need) {
-    if (need <= b->cap) return 0;
+static int ref_reserve(fd_normbuf *b, size_t need)
+{
+    if (need <= b->cap)
+        return 0;
     size_t ncap = b->cap > 256 ? b->cap : 256;
     while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / sizeof(uint32_t)) return FD_ETOOBIG;
+        if (ncap > SIZE_MAX / 2 / sizeof(uint32_t))
+            return FD_ETOOBIG;
         ncap *= 2;
     }
     char *t = realloc(b->text, ncap);
-    if (!t) return FD_ENOMEM;
+    if (!t)
+        return FD_ENOMEM;
     b->text = t;
     uint32_t *m = realloc(b->map, ncap * sizeof *m);
-    if (!m) return FD_ENOMEM;
+    if (!m)
+        return FD_ENOMEM;
     b->map = m;
     b->cap = ncap;
     return 0;
@@ -589,18 +671,23 @@ static int ref_reserve(fd_normbuf *b, size_t need) {
  * 0x80). Returns its length and sets *CP, or returns 0 for an invalid or
  * truncated sequence (overlong forms, surrogates, > U+10FFFF included), so
  * bad input degrades to U+FFFD rather than to a read past the end. */
-static inline size_t ref_decode(const uint8_t *s, size_t n, uint32_t *cp) {
+static inline size_t ref_decode(const uint8_t *s, size_t n, uint32_t *cp)
+{
     uint8_t b0 = s[0];
-    if (b0 < 0xC2) return 0;
+    if (b0 < 0xC2)
+        return 0;
     if (b0 < 0xE0) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80) return 0;
+        if (n < 2 || (s[1] & 0xC0) != 0x80)
+            return 0;
         *cp = (uint32_t)(b0 & 0x1F) << 6 | (s[1] & 0x3F);
         return 2;
     }
     if (b0 < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
         uint32_t c = (uint32_t)(b0 & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
-        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))
+            return 0;
         *cp = c;
         return 3;
     }
@@ -609,7 +696,8 @@ static inline size_t ref_decode(const uint8_t *s, size_t n, uint32_t *cp) {
             return 0;
         uint32_t c = (uint32_t)(b0 & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 |
                      (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
-        if (c < 0x10000 || c > 0x10FFFF) return 0;
+        if (c < 0x10000 || c > 0x10FFFF)
+            return 0;
         *cp = c;
         return 4;
     }
@@ -625,7 +713,8 @@ typedef struct ref_nchar {
 } ref_nchar;
 
 /* Look up the character at S (non-ASCII or ASCII; N >= 1 bytes left). */
-static inline void ref_lookup(const uint8_t *s, size_t n, ref_nchar *c) {
+static inline void ref_lookup(const uint8_t *s, size_t n, ref_nchar *c)
+{
     if (s[0] < 0x80) {
         c->cls = fd_nt_ascii_class[s[0]];
         c->img = &fd_nt_ascii_image[s[0]];
@@ -654,7 +743,9 @@ static inline void ref_lookup(const uint8_t *s, size_t n, ref_nchar *c) {
 }
 
 /* Append image bytes, each mapped to input offset AT. */
-static inline size_t ref_put(char *t, uint32_t *m, size_t o, const char *img, uint32_t n, uint32_t at) {
+static inline size_t ref_put(char *t, uint32_t *m, size_t o, const char *img, uint32_t n,
+                             uint32_t at)
+{
     for (uint32_t k = 0; k < n; k++) {
         t[o + k] = img[k];
         m[o + k] = at;
@@ -679,36 +770,38 @@ static inline size_t ref_put(char *t, uint32_t *m, size_t o, const char *img, ui
  *   - it is longer than FD_NORM_MAX_NOISE characters.
  * Runs at the start or end of the text are dropped.
  */
-static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out) {
+static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out)
+{
     char *t = out->text;
     uint32_t *m = out->map;
     size_t cap = out->cap, o = out->len, i = 0;
     const uint32_t base = st->base;
     /* The pending run, in locals for the hot loop; saved back at the end. */
-    size_t run = st->run;      /* separators in the pending run */
-    uint32_t run_at = st->run_at; /* stream offset of its first separator */
+    size_t run = st->run;           /* separators in the pending run */
+    uint32_t run_at = st->run_at;   /* stream offset of its first separator */
     uint32_t run_len = st->run_len; /* and that separator's length */
-    int run_brk = st->brk;     /* the pending run is already known to be a break */
-    int run_term = st->term;   /* it contains a weak terminator */
-    size_t seg = st->seg;      /* word characters since the last run */
-    int any = st->any;         /* a word character was emitted (leading runs drop) */
+    int run_brk = st->brk;          /* the pending run is already known to be a break */
+    int run_term = st->term;        /* it contains a weak terminator */
+    size_t seg = st->seg;           /* word characters since the last run */
+    int any = st->any;              /* a word character was emitted (leading runs drop) */
 
-#define RESOLVE_RUN()                                                  \
-    do {                                                               \
-        if ((run_brk || run > FD_NORM_MAX_NOISE) && any) {             \
-            t[o] = FD_NORM_BREAK;                                      \
-            m[o++] = run_at;                                           \
-        }                                                              \
-        run = 0;                                                       \
-        run_brk = run_term = 0;                                        \
-        seg = 0;                                                       \
+#define RESOLVE_RUN()                                                                              \
+    do {                                                                                           \
+        if ((run_brk || run > FD_NORM_MAX_NOISE) && any) {                                         \
+            t[o] = FD_NORM_BREAK;                                                                  \
+            m[o++] = run_at;                                                                       \
+        }                                                                                          \
+        run = 0;                                                                                   \
+        run_brk = run_term = 0;                                                                    \
+        seg = 0;                                                                                   \
     } while (0)
 
     while (i < len) {
         if (o + SLACK > cap) {
             out->len = o;
             int rc = ref_reserve(out, o + SLACK + (len - i));
-            if (rc) return rc;
+            if (rc)
+                return rc;
             t = out->text;
             m = out->map;
             cap = out->cap;
@@ -717,7 +810,8 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
         /* Fast path: a run of ASCII letters and digits, one byte each, as
          * far as the free room (at least 1 byte here) allows. */
         if (b < 0x80 && fd_nt_ascii_class[b] == FD_NC_WORD) {
-            if (run) RESOLVE_RUN();
+            if (run)
+                RESOLVE_RUN();
             size_t room = cap - SLACK - o + 1, lim = len - i < room ? len - i : room, k = 0;
             do {
                 t[o + k] = fd_nt_ascii_image[s[i + k]];
@@ -735,7 +829,8 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
         uint32_t at = base + (uint32_t)i;
         switch (c.cls) {
         case FD_NC_WORD:
-            if (run) RESOLVE_RUN();
+            if (run)
+                RESOLVE_RUN();
             o = ref_put(t, m, o, c.img, c.ilen, at);
             seg++;
             any = 1;
@@ -743,20 +838,25 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
         case FD_NC_INVIS:
             break;
         case FD_NC_SPACE:
-            if (!run++) run_at = at, run_len = c.clen;
-            if (run_term && seg >= 2) run_brk = 1;
+            if (!run++)
+                run_at = at, run_len = c.clen;
+            if (run_term && seg >= 2)
+                run_brk = 1;
             break;
         case FD_NC_NL:
         case FD_NC_BREAK:
-            if (!run++) run_at = at, run_len = c.clen;
+            if (!run++)
+                run_at = at, run_len = c.clen;
             run_brk = 1;
             break;
         case FD_NC_TERM:
-            if (!run++) run_at = at, run_len = c.clen;
+            if (!run++)
+                run_at = at, run_len = c.clen;
             run_term = 1;
             break;
         default: /* FD_NC_PUNCT */
-            if (!run++) run_at = at, run_len = c.clen;
+            if (!run++)
+                run_at = at, run_len = c.clen;
             break;
         }
         i += c.clen;
@@ -786,31 +886,33 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
  * a text (cut on a character boundary) gives a prefix of the normalized
  * text, with the same map: what a stream scanner needs.
  */
-static int ref_norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out) {
+static int ref_norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out)
+{
     char *t = out->text;
     uint32_t *m = out->map;
     size_t cap = out->cap, o = out->len, i = 0;
     const uint32_t base = st->base;
-    int ws = st->run != 0;  /* a white space run is pending */
-    int ws_nl = st->nl;     /* it contains a line break */
-    uint32_t ws_at = st->run_at; /* stream offset of its first character */
+    int ws = st->run != 0;         /* a white space run is pending */
+    int ws_nl = st->nl;            /* it contains a line break */
+    uint32_t ws_at = st->run_at;   /* stream offset of its first character */
     uint32_t ws_len = st->run_len; /* and that character's length */
-    int any = st->any;      /* something was emitted (leading runs drop) */
+    int any = st->any;             /* something was emitted (leading runs drop) */
 
-#define FLUSH_WS()                          \
-    do {                                    \
-        if (any) {                          \
-            t[o] = ws_nl ? '\n' : ' ';      \
-            m[o++] = ws_at;                 \
-        }                                   \
-        ws = ws_nl = 0;                     \
+#define FLUSH_WS()                                                                                 \
+    do {                                                                                           \
+        if (any) {                                                                                 \
+            t[o] = ws_nl ? '\n' : ' ';                                                             \
+            m[o++] = ws_at;                                                                        \
+        }                                                                                          \
+        ws = ws_nl = 0;                                                                            \
     } while (0)
 
     while (i < len) {
         if (o + SLACK > cap) {
             out->len = o;
             int rc = ref_reserve(out, o + SLACK + (len - i));
-            if (rc) return rc;
+            if (rc)
+                return rc;
             t = out->text;
             m = out->map;
             cap = out->cap;
@@ -819,7 +921,8 @@ static int ref_norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_nor
         if (b < 0x80) {
             unsigned cl = fd_nt_ascii_class[b];
             if (cl == FD_NC_WORD || cl >= FD_NC_PUNCT) {
-                if (ws) FLUSH_WS();
+                if (ws)
+                    FLUSH_WS();
                 t[o] = fd_nt_ascii_image[b];
                 m[o++] = base + (uint32_t)i;
                 any = 1;
@@ -849,8 +952,10 @@ static int ref_norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_nor
             ws_nl |= c.cls == FD_NC_NL;
             break;
         default: /* word, punctuation, terminators */
-            if (c.ilen == 0) break;
-            if (ws) FLUSH_WS();
+            if (c.ilen == 0)
+                break;
+            if (ws)
+                FLUSH_WS();
             o = ref_put(t, m, o, c.img, c.ilen, base + (uint32_t)i);
             any = 1;
             break;
@@ -868,24 +973,26 @@ static int ref_norm_keep(fd_norm_state *st, const uint8_t *s, size_t len, fd_nor
     return 0;
 }
 
-
 /* Normalize IN with the reference into OUT (a fd_normbuf, freed with
  * fd_normbuf_free). */
-static void ref_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out) {
+static void ref_norm(const char *in, size_t len, fd_norm_mode mode, fd_normbuf *out)
+{
     fd_norm_state st;
     memset(&st, 0, sizeof st);
     st.mode = mode;
     out->len = 0;
     cr_assert_eq(ref_reserve(out, len + SLACK), 0);
     const uint8_t *s = (const uint8_t *)in;
-    int rc = mode == FD_NORM_STRIP_SEP ? ref_norm_strip(&st, s, len, out) : ref_norm_keep(&st, s, len, out);
+    int rc = mode == FD_NORM_STRIP_SEP ? ref_norm_strip(&st, s, len, out)
+                                       : ref_norm_keep(&st, s, len, out);
     cr_assert_eq(rc, 0);
     out->text[out->len] = '\0';
 }
 
 /* Text, NUL and map of GOT equal WANT's. */
 static void assert_same(const fd_normbuf *got, const fd_normbuf *want, const char *what,
-                        const char *in, size_t len) {
+                        const char *in, size_t len)
+{
     cr_assert_eq(got->len, want->len, "%s: length %zu, want %zu, input \"%s\"", what, got->len,
                  want->len, show(in, len));
     cr_assert(memcmp(got->text, want->text, want->len) == 0, "%s: text \"%s\", want \"%s\"", what,
@@ -898,7 +1005,8 @@ static void assert_same(const fd_normbuf *got, const fd_normbuf *want, const cha
 
 static fd_normbuf rk, rs, dk, ds;
 
-static uint64_t rnd(uint64_t *s) {
+static uint64_t rnd(uint64_t *s)
+{
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     return *s >> 33;
 }
@@ -907,7 +1015,8 @@ static uint64_t rnd(uint64_t *s) {
  * modes whole, fd_norm_both and fd_norm_both_checked (FD_EUTF8 exactly when
  * fd_utf8_valid says no), and streams fed in random pieces of whole
  * characters, per mode and both at once. */
-static void check_against_reference(const char *in, size_t len, uint64_t *seed) {
+static void check_against_reference(const char *in, size_t len, uint64_t *seed)
+{
     ref_norm(in, len, FD_NORM_KEEP_SEP, &rk);
     ref_norm(in, len, FD_NORM_STRIP_SEP, &rs);
     cr_assert_eq(fd_norm(in, len, FD_NORM_KEEP_SEP, &dk), 0);
@@ -938,8 +1047,10 @@ static void check_against_reference(const char *in, size_t len, uint64_t *seed) 
     pk->len = ps->len = dk.len = ds.len = 0;
     size_t at = 0;
     do { /* at least one piece, maybe empty */
-        size_t n = 1 + rnd(seed) % (rnd(seed) % 4 == 0 ? 4 : 200), end = at + n < len ? at + n : len;
-        while (end < len && ((unsigned char)in[end] & 0xC0) == 0x80) end++;
+        size_t n = 1 + rnd(seed) % (rnd(seed) % 4 == 0 ? 4 : 200),
+               end = at + n < len ? at + n : len;
+        while (end < len && ((unsigned char)in[end] & 0xC0) == 0x80)
+            end++;
         cr_assert_eq(fd_norm_feed(&ks, in + at, end - at, pk), 0);
         cr_assert_eq(fd_norm_feed(&ss, in + at, end - at, ps), 0);
         cr_assert_eq(fd_norm_feed_both(&bk, &bs, in + at, end - at, &dk, &ds), 0);
@@ -953,7 +1064,8 @@ static void check_against_reference(const char *in, size_t len, uint64_t *seed) 
               "fd_norm_feed_both left other states than fd_norm_feed");
 }
 
-static void diff_setup(void) {
+static void diff_setup(void)
+{
     setup();
     fd_normbuf_init(&rk);
     fd_normbuf_init(&rs);
@@ -961,7 +1073,8 @@ static void diff_setup(void) {
     fd_normbuf_init(&ds);
 }
 
-static void diff_teardown(void) {
+static void diff_teardown(void)
+{
     teardown();
     fd_normbuf_free(&rk);
     fd_normbuf_free(&rs);
@@ -973,7 +1086,8 @@ static void diff_teardown(void) {
  * escapes and box drawing; English), cut into pieces of random lengths at
  * random bytes, so pieces may also start or end inside a character. */
 Test(norm, fast_equals_reference_on_fortunes, .init = diff_setup, .fini = diff_teardown,
-     .timeout = 300) {
+     .timeout = 300)
+{
     static const char *files[] = {"chinese", "tang300", "song100", "wisdom"};
     uint64_t seed = 7;
     size_t found = 0;
@@ -981,7 +1095,8 @@ Test(norm, fast_equals_reference_on_fortunes, .init = diff_setup, .fini = diff_t
         char path[256];
         snprintf(path, sizeof path, "/usr/share/games/fortunes/%s", files[f]);
         FILE *fp = fopen(path, "rb");
-        if (!fp) continue;
+        if (!fp)
+            continue;
         found++;
         char *buf = malloc(1 << 22);
         cr_assert(buf);
@@ -989,13 +1104,15 @@ Test(norm, fast_equals_reference_on_fortunes, .init = diff_setup, .fini = diff_t
         fclose(fp);
         for (size_t at = 0; at < n;) {
             size_t l = 1 + rnd(&seed) % (rnd(&seed) % 8 == 0 ? 20000 : 1500);
-            if (l > n - at) l = n - at;
+            if (l > n - at)
+                l = n - at;
             check_against_reference(buf + at, l, &seed);
             at += l;
         }
         free(buf);
     }
-    if (!found) cr_log_warn("fortunes corpora not installed (fortunes-zh, fortunes): skipped");
+    if (!found)
+        cr_log_warn("fortunes corpora not installed (fortunes-zh, fortunes): skipped");
 }
 
 /* Random soup of the pieces the fast paths care about: ASCII word runs of
@@ -1005,18 +1122,119 @@ Test(norm, fast_equals_reference_on_fortunes, .init = diff_setup, .fini = diff_t
  * characters, 2- and 4-byte characters, random code points, and invalid
  * sequences next to all of them; lengths from 0 to past a slice. */
 Test(norm, fast_equals_reference_on_random_soup, .init = diff_setup, .fini = diff_teardown,
-     .timeout = 300) {
+     .timeout = 300)
+{
     static const char *alphabet[] = {
-        "a", "Z", "q", "7", "abcdefgh", "ABCDEFGHIJK", "word", "x1", " ", " ", " ", "  ", "   ",
-        "    ", "\t", "\n", "\r\n", "\v", "\x1b", "\x7f", "\x01", ".", ",", "!", "?", ";", ":",
-        ". ", ", ", "-", "*", "'", "\"", "(", ")", "_", "@", "[", "`", "{", "~", "炸", "弹", "中文",
-        "彈", "製", "乾", "。", "，", "、", "！", "？", "“", "”", "《", "》", "─", "│", "…", "——",
-        "\u3000", "\u200b", "\u200d", "\u00ad", "\ufeff", "\u202e", "\ufe0f", "\u2028",
-        "\u2029", "\xc2\x85", "\u00a0", "Ｂ", "ｏ", "１", "①", "⑴", "ﬁ", "ß", "İ", "é", "e\u0301",
-        "\u0336", "¨", "´", "㍿", "\ufdfa", "\u2f00", "가", "\u1100\u1161", "ا", "क", "𝐨", "💣",
-        "\U00020000", "\U000E0062", "\xff", "\x80", "\xbf", "\xc0\xaf", "\xc2", "\xe7\x82",
-        "\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xef\xbf",
-        "\xf0\x80\x80\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf0\x9f\x92",
+        "a",
+        "Z",
+        "q",
+        "7",
+        "abcdefgh",
+        "ABCDEFGHIJK",
+        "word",
+        "x1",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "   ",
+        "    ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\v",
+        "\x1b",
+        "\x7f",
+        "\x01",
+        ".",
+        ",",
+        "!",
+        "?",
+        ";",
+        ":",
+        ". ",
+        ", ",
+        "-",
+        "*",
+        "'",
+        "\"",
+        "(",
+        ")",
+        "_",
+        "@",
+        "[",
+        "`",
+        "{",
+        "~",
+        "炸",
+        "弹",
+        "中文",
+        "彈",
+        "製",
+        "乾",
+        "。",
+        "，",
+        "、",
+        "！",
+        "？",
+        "“",
+        "”",
+        "《",
+        "》",
+        "─",
+        "│",
+        "…",
+        "——",
+        "\u3000",
+        "\u200b",
+        "\u200d",
+        "\u00ad",
+        "\ufeff",
+        "\u202e",
+        "\ufe0f",
+        "\u2028",
+        "\u2029",
+        "\xc2\x85",
+        "\u00a0",
+        "Ｂ",
+        "ｏ",
+        "１",
+        "①",
+        "⑴",
+        "ﬁ",
+        "ß",
+        "İ",
+        "é",
+        "e\u0301",
+        "\u0336",
+        "¨",
+        "´",
+        "㍿",
+        "\ufdfa",
+        "\u2f00",
+        "가",
+        "\u1100\u1161",
+        "ا",
+        "क",
+        "𝐨",
+        "💣",
+        "\U00020000",
+        "\U000E0062",
+        "\xff",
+        "\x80",
+        "\xbf",
+        "\xc0\xaf",
+        "\xc2",
+        "\xe7\x82",
+        "\xe0\x80\x80",
+        "\xe0\x9f\xbf",
+        "\xed\xa0\x80",
+        "\xed\xbf\xbf",
+        "\xef\xbf",
+        "\xf0\x80\x80\x80",
+        "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80",
+        "\xf0\x9f\x92",
     };
     size_t na = sizeof alphabet / sizeof *alphabet;
     uint64_t seed = 0x5EED;
@@ -1034,13 +1252,16 @@ Test(norm, fast_equals_reference_on_random_soup, .init = diff_setup, .fini = dif
                 /* A random code point, any plane (surrogates are then
                  * invalid bytes as in the wild). */
                 uint32_t c = (uint32_t)(rnd(&seed) % 0x110000);
-                if (c >= 0xD800 && c <= 0xDFFF) c = 0x4E00 + c % 0x5000;
+                if (c >= 0xD800 && c <= 0xDFFF)
+                    c = 0x4E00 + c % 0x5000;
                 n += put_utf8(text + n, c);
                 continue;
             }
             const char *a = alphabet[(r >> 4) % na];
-            if (kind == 1 && r % 3) a = alphabet[(r >> 4) % 29]; /* mostly ASCII */
-            else if (kind == 2 && r % 3) a = alphabet[41 + (r >> 4) % 21]; /* mostly CJK */
+            if (kind == 1 && r % 3)
+                a = alphabet[(r >> 4) % 29]; /* mostly ASCII */
+            else if (kind == 2 && r % 3)
+                a = alphabet[41 + (r >> 4) % 21]; /* mostly CJK */
             size_t l = strlen(a);
             memcpy(text + n, a, l);
             n += l;
@@ -1048,9 +1269,11 @@ Test(norm, fast_equals_reference_on_random_soup, .init = diff_setup, .fini = dif
         check_against_reference(text, n, &seed);
     }
     /* Expanding characters past a slice: the up-front reservation. */
-    for (size_t n = 0; n + 3 <= cap; n += 3) memcpy(text + n, "\xef\xb7\xba", 3);
+    for (size_t n = 0; n + 3 <= cap; n += 3)
+        memcpy(text + n, "\xef\xb7\xba", 3);
     check_against_reference(text, cap - cap % 3, &seed);
-    for (size_t n = 0; n < cap; n++) text[n] = (char)0xff;
+    for (size_t n = 0; n < cap; n++)
+        text[n] = (char)0xff;
     check_against_reference(text, cap, &seed);
     free(text);
 }
@@ -1064,16 +1287,77 @@ Test(norm, fast_equals_reference_on_random_soup, .init = diff_setup, .fini = dif
  * (their own fast path), and texts that start with separators, so the
  * windows also begin before anything was emitted. */
 Test(norm, fast_equals_reference_on_ascii_prose, .init = diff_setup, .fini = diff_teardown,
-     .timeout = 300) {
+     .timeout = 300)
+{
     static const char *seps[] = {
-        " ", " ", " ", " ", "  ", "   ", "    ", "\t", "\n", "\n\n", " \n", "\r\n", "\n ", "\v", "\f",
-        ". ", ", ", "! ", "? ", "; ", ": ", ".", ",", "-", " - ", "--", "'", "\"", ".\" ", "!? ",
-        " .", "...", ". . ", "(", ") ", "_", "*", "@", "[", "`", "{", "~", "/", ".\n", ",\t",
+        " ",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "   ",
+        "    ",
+        "\t",
+        "\n",
+        "\n\n",
+        " \n",
+        "\r\n",
+        "\n ",
+        "\v",
+        "\f",
+        ". ",
+        ", ",
+        "! ",
+        "? ",
+        "; ",
+        ": ",
+        ".",
+        ",",
+        "-",
+        " - ",
+        "--",
+        "'",
+        "\"",
+        ".\" ",
+        "!? ",
+        " .",
+        "...",
+        ". . ",
+        "(",
+        ") ",
+        "_",
+        "*",
+        "@",
+        "[",
+        "`",
+        "{",
+        "~",
+        "/",
+        ".\n",
+        ",\t",
         "-*-*",
         /* bytes that cut a window, and strong terminators (mapped or
          * not: ，→ "," and 。) next to ASCII */
-        "\x1b", "\x7f", "\x01", "\xc3\xa9", "\xe7\x82\xb8", "\xff", "\u200b", "\u3000", "。", "，",
-        "、", "！", "：", "；", "？", "．", "｡", "､", "﹐", "﹒",
+        "\x1b",
+        "\x7f",
+        "\x01",
+        "\xc3\xa9",
+        "\xe7\x82\xb8",
+        "\xff",
+        "\u200b",
+        "\u3000",
+        "。",
+        "，",
+        "、",
+        "！",
+        "：",
+        "；",
+        "？",
+        "．",
+        "｡",
+        "､",
+        "﹐",
+        "﹒",
     };
     const size_t ncut = 20; /* the last ones */
     size_t ns = sizeof seps / sizeof *seps;
@@ -1101,7 +1385,8 @@ Test(norm, fast_equals_reference_on_ascii_prose, .init = diff_setup, .fini = dif
     }
 }
 
-Test(norm, both_rejects_bad_arguments) {
+Test(norm, both_rejects_bad_arguments)
+{
     cr_assert_eq(fd_norm_both("x", 1, &nb, &nb), FD_EINVAL);
     fd_norm_state k, s;
     fd_norm_begin(&k, FD_NORM_KEEP_SEP);

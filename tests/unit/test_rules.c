@@ -332,8 +332,7 @@ Test(ruledir, missing_categories)
     fd_diag dg = FD_DIAG_INIT;
     cr_assert_eq(fd_rules_load_dir(d, &l, &dg), FD_ERULES);
     cr_assert_eq(dg.n, 1);
-    cr_assert(strncmp(dg.lines[0], "categories.tsv:0: cannot open:", 30) == 0, "%s",
-              dg.lines[0]);
+    cr_assert(strncmp(dg.lines[0], "categories.tsv:0: cannot open:", 30) == 0, "%s", dg.lines[0]);
     fd_diag_free(&dg);
     tu_rmdir(d);
 }

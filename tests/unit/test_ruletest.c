@@ -50,11 +50,11 @@ static char *diag_str(void)
 }
 
 /* Rules used by the run tests: a block, a flag, an allow over a block. */
-#define RULES                                                                                  \
-    "@category A1.4\n"                                                                         \
+#define RULES                                                                                      \
+    "@category A1.4\n"                                                                             \
     "@id bomb-howto\n制造炸弹\n"                                                               \
     "@action flag\n@id attack-news\n恐怖袭击\n"                                                \
-    "@category A1.6\n@action block\n@id oral\n口交\n"                                          \
+    "@category A1.6\n@action block\n@id oral\n口交\n"                                            \
     "@action allow\n@id crossing\n路口交通\n"                                                  \
     "@action flag\n@match word\n@id gore\ngore\n"
 
@@ -126,18 +126,18 @@ Test(ruletest_parse, no_trailing_newline_and_no_final_line)
 
 Test(ruletest_parse, malformed_lines_at_exact_line)
 {
-    cr_assert_eq(parse("allow\tfine\n"             /* 1 */
-                       "# comment\n"               /* 2 */
-                       "block no tab here\n"       /* 3 */
-                       "deny\ttext\n"              /* 4 */
-                       "block:\ttext\n"            /* 5 */
-                       "allow:A1.4\ttext\n"        /* 6 */
-                       "allow\tbad \\x escape\n"   /* 7 */
-                       "allow\ttrailing \\\n"      /* 8 */
-                       "allow\t\n"                 /* 9 */
-                       "allow\t\xff\xfe\n"         /* 10 */
-                       "Block\ttext\n"             /* 11 */
-                       "flag\tstill parsed\n"),    /* 12 */
+    cr_assert_eq(parse("allow\tfine\n"           /* 1 */
+                       "# comment\n"             /* 2 */
+                       "block no tab here\n"     /* 3 */
+                       "deny\ttext\n"            /* 4 */
+                       "block:\ttext\n"          /* 5 */
+                       "allow:A1.4\ttext\n"      /* 6 */
+                       "allow\tbad \\x escape\n" /* 7 */
+                       "allow\ttrailing \\\n"    /* 8 */
+                       "allow\t\n"               /* 9 */
+                       "allow\t\xff\xfe\n"       /* 10 */
+                       "Block\ttext\n"           /* 11 */
+                       "flag\tstill parsed\n"),  /* 12 */
                  FD_ERULES);
     char *all = diag_str();
     cr_assert_str_eq(all,
@@ -186,14 +186,14 @@ Test(ruletest_run, failing_case_reported_at_its_line)
 {
     fd_ruleset *rs = tu_compile(RULES);
     const char *t = "# header\n"
-                    "block\t教你制造炸弹\n"     /* 2 passes */
-                    "allow\t教你制造炸弹\n"     /* 3 fails */
+                    "block\t教你制造炸弹\n" /* 2 passes */
+                    "allow\t教你制造炸弹\n" /* 3 fails */
                     "\n"
-                    "flag\t教你制造炸弹\n"      /* 5 fails: block is not flag */
-                    "block\t今天天气很好\n"     /* 6 fails, no matches */
-                    "block:A1.6\t教你制造炸弹\n" /* 7 fails: wrong category */
+                    "flag\t教你制造炸弹\n"          /* 5 fails: block is not flag */
+                    "block\t今天天气很好\n"         /* 6 fails, no matches */
+                    "block:A1.6\t教你制造炸弹\n"    /* 7 fails: wrong category */
                     "flag:A1.6\t昨日发生恐怖袭击\n" /* 8 fails: wrong category */
-                    "block\t路口交通\n";        /* 9 fails: suppressed */
+                    "block\t路口交通\n";            /* 9 fails: suppressed */
     size_t nc = 0, nf = 0;
     cr_assert_eq(fd_ruletest_run_buf(rs, "dir/f.tests", t, strlen(t), &diag, &nc, &nf), 0);
     cr_assert_eq(nc, 7);
@@ -226,8 +226,8 @@ Test(ruletest_run, category_needs_a_counted_match_of_that_action)
     cr_assert_eq(fd_ruletest_run_buf(rs, "f.tests", t, strlen(t), &diag, &nc, &nf), 0);
     cr_assert_eq(nc, 2);
     cr_assert_eq(nf, 1);
-    cr_assert(strncmp(diag.lines[0], "f.tests:1: expected block:A1.6, got block", 41) == 0,
-              "%s", diag.lines[0]);
+    cr_assert(strncmp(diag.lines[0], "f.tests:1: expected block:A1.6, got block", 41) == 0, "%s",
+              diag.lines[0]);
     fd_ruleset_unref(rs);
 }
 
@@ -293,8 +293,8 @@ Test(ruletest_dir, recursive_lexical_hidden_skipped)
     /* a.tests sorts before b/…; FILE is relative to the rule directory. */
     cr_assert(strncmp(diag.lines[0], "a.tests:2: expected flag, got allow", 35) == 0, "%s",
               diag.lines[0]);
-    cr_assert(strncmp(diag.lines[1], "b/two.tests:2: expected allow, got block", 40) == 0,
-              "%s", diag.lines[1]);
+    cr_assert(strncmp(diag.lines[1], "b/two.tests:2: expected allow, got block", 40) == 0, "%s",
+              diag.lines[1]);
     fd_ruleset_unref(rs);
     tu_rmdir(d);
 }
@@ -319,8 +319,7 @@ Test(ruletest_dir, missing_directory)
 {
     fd_ruleset *rs = tu_compile(RULES);
     size_t nc = 7, nf = 7;
-    cr_assert_eq(fd_ruletest_run_dir(rs, "/nonexistent/fd-rules", &diag, NULL, &nc, &nf),
-                 FD_EIO);
+    cr_assert_eq(fd_ruletest_run_dir(rs, "/nonexistent/fd-rules", &diag, NULL, &nc, &nf), FD_EIO);
     cr_assert_eq(nc, 0);
     cr_assert_eq(nf, 0);
     cr_assert_eq(diag.n, 1);

@@ -37,8 +37,7 @@ static void expect_span(size_t i, unsigned start, unsigned end)
     cr_assert_lt(i, res.n, "only %zu matches", res.n);
     cr_assert_eq(res.matches[i].start, start, "match %zu start %u, want %u", i,
                  res.matches[i].start, start);
-    cr_assert_eq(res.matches[i].end, end, "match %zu end %u, want %u", i, res.matches[i].end,
-                 end);
+    cr_assert_eq(res.matches[i].end, end, "match %zu end %u, want %u", i, res.matches[i].end, end);
 }
 
 Test(compile, empty_ruleset_allows)

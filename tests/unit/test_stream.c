@@ -68,9 +68,9 @@ static const char *CORPUS[] = {
     "毒品运输",
     "毒品和运输的新闻",
     "the contract  price of a kill, skill",
-    "call 138123456789 now",      /* 12 digits: the look-ahead must see the last one */
-    "phone 13812345678",          /* the look-ahead is decided by the end of the text */
-    "kill",                       /* a word rule at the very end */
+    "call 138123456789 now", /* 12 digits: the look-ahead must see the last one */
+    "phone 13812345678",     /* the look-ahead is decided by the end of the text */
+    "kill",                  /* a word rule at the very end */
     "the end",
 };
 
@@ -158,8 +158,7 @@ static void check_split(const char *text, const size_t *cuts, size_t ncuts, cons
         }
         releases[nresp++] = rel;
         if (part.decision != FD_BLOCK)
-            cr_assert_eq(rel, len, "%s: close released %lu of %zu", what, (unsigned long)rel,
-                         len);
+            cr_assert_eq(rel, len, "%s: close released %lu of %zu", what, (unsigned long)rel, len);
     }
     /* Nothing released may belong to a match reported later, nor to a
      * blocking match ever. */

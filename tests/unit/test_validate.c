@@ -21,14 +21,14 @@ Test(validate, names)
 
 Test(validate, resident_id)
 {
-    cr_assert(fd_validate(FD_VALIDATE_CN_ID, "11010519491231002X", 18)); /* TAXONOMY.md */
-    cr_assert(fd_validate(FD_VALIDATE_CN_ID, "11010519491231002x", 18)); /* lower-case x */
+    cr_assert(fd_validate(FD_VALIDATE_CN_ID, "11010519491231002X", 18));   /* TAXONOMY.md */
+    cr_assert(fd_validate(FD_VALIDATE_CN_ID, "11010519491231002x", 18));   /* lower-case x */
     cr_assert(fd_validate(FD_VALIDATE_CN_ID, "110105 19491231 002X", 20)); /* separators */
-    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "110105194912310021", 18)); /* check digit */
-    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "99010519491231002X", 18)); /* province 99 */
-    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "110105194902300020", 18)); /* 30 February */
-    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "11010519491231002", 17));  /* too short */
-    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "1101051949123100X2", 18)); /* X inside */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "110105194912310021", 18));  /* check digit */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "99010519491231002X", 18));  /* province 99 */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "110105194902300020", 18));  /* 30 February */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "11010519491231002", 17));   /* too short */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_ID, "1101051949123100X2", 18));  /* X inside */
 }
 
 Test(validate, luhn)
@@ -69,7 +69,8 @@ static int reference_id(const char *s)
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    int okd = y >= 1900 && y <= tm.tm_year + 1900 && m >= 1 && m <= 12 && d >= 1 && d <= mdays[m - 1];
+    int okd =
+        y >= 1900 && y <= tm.tm_year + 1900 && m >= 1 && m <= 12 && d >= 1 && d <= mdays[m - 1];
     int w[] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}, sum = 0;
     for (int i = 0; i < 17; i++)
         sum += (s[i] - '0') * w[i];

@@ -18,9 +18,9 @@
 #include "scan.h"
 
 /* A few categories, as in rules/categories.tsv. */
-#define TU_CATEGORIES                                                                          \
-    "A1.4\t宣扬恐怖主义、极端主义\tPromoting terrorism or extremism\t(1)\n"                   \
-    "A1.6\t宣扬暴力、淫秽色情\tPromoting violence, obscenity or pornography\t(1)\n"           \
+#define TU_CATEGORIES                                                                              \
+    "A1.4\t宣扬恐怖主义、极端主义\tPromoting terrorism or extremism\t(1)\n"             \
+    "A1.6\t宣扬暴力、淫秽色情\tPromoting violence, obscenity or pornography\t(1)\n"       \
     "A4.6\t侵害他人个人信息权益\tInfringing personal-information rights\t(4)\n"
 
 /* Write FILE (relative, parent directories created) with CONTENT under DIR. */

@@ -40,8 +40,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#define NCP 0x110000
-#define MAX_IMG_CPS 64   /* code points in one image, generously */
+#define NCP           0x110000
+#define MAX_IMG_CPS   64 /* code points in one image, generously */
 #define MAX_IMG_BYTES 63 /* must fit the 6-bit length field of an entry */
 
 /* Keep in sync with the enum written to normtab.h (it is written from here). */
@@ -64,44 +64,56 @@ static uint8_t cls[NCP];
 static image *img; /* final image per code point */
 
 /* Print "gen_normtab: WHAT DETAIL" and fail the build. */
-static void die(const char *what, const char *detail) {
+static void die(const char *what, const char *detail)
+{
     fprintf(stderr, "gen_normtab: %s%s\n", what, detail);
     exit(1);
 }
 
-static void *xcalloc(size_t n, size_t sz) {
+static void *xcalloc(size_t n, size_t sz)
+{
     void *p = calloc(n, sz);
-    if (!p) die("out of memory", "");
+    if (!p)
+        die("out of memory", "");
     return p;
 }
 
 /* Set FLAGS[cp] for every code point listed with property PROP in a UCD
  * file of the "XXXX..YYYY ; Property # comment" form. */
-static void load_prop(const char *path, const char *prop, uint8_t *flags) {
+static void load_prop(const char *path, const char *prop, uint8_t *flags)
+{
     FILE *f = fopen(path, "r");
-    if (!f) die("cannot open ", path);
+    if (!f)
+        die("cannot open ", path);
     char line[1024];
     size_t plen = strlen(prop);
     int found = 0;
     while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n') continue;
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
         char *semi = strchr(line, ';');
-        if (!semi) continue;
+        if (!semi)
+            continue;
         char *p = semi + 1;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (strncmp(p, prop, plen) != 0 || (p[plen] != ' ' && p[plen] != '#' && p[plen] != '\n'))
             continue;
         unsigned long lo, hi;
         char *end;
         lo = strtoul(line, &end, 16);
         hi = lo;
-        if (end[0] == '.' && end[1] == '.') hi = strtoul(end + 2, NULL, 16);
-        if (hi >= NCP || lo > hi) die("bad range in ", path);
-        for (unsigned long c = lo; c <= hi; c++) flags[c] = 1;
+        if (end[0] == '.' && end[1] == '.')
+            hi = strtoul(end + 2, NULL, 16);
+        if (hi >= NCP || lo > hi)
+            die("bad range in ", path);
+        for (unsigned long c = lo; c <= hi; c++)
+            flags[c] = 1;
         found++;
     }
     fclose(f);
-    if (!found) die("property not found in ", path);
+    if (!found)
+        die("property not found in ", path);
 }
 
 /* Fill t2s[] from the kSimplifiedVariant lines of Unihan_Variants.txt:
@@ -109,25 +121,33 @@ static void load_prop(const char *path, const char *prop, uint8_t *flags) {
  * variant is used; a first variant equal to the character itself means the
  * character is also a simplified form in its own right (乾 in 乾坤), so it
  * is left alone. */
-static void load_unihan(const char *path) {
+static void load_unihan(const char *path)
+{
     FILE *f = fopen(path, "r");
-    if (!f) die("cannot open ", path);
+    if (!f)
+        die("cannot open ", path);
     char line[1024];
     int n = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "U+", 2) != 0) continue;
+        if (strncmp(line, "U+", 2) != 0)
+            continue;
         char *tab = strchr(line, '\t');
-        if (!tab || strncmp(tab + 1, "kSimplifiedVariant\t", 19) != 0) continue;
+        if (!tab || strncmp(tab + 1, "kSimplifiedVariant\t", 19) != 0)
+            continue;
         long from = strtol(line + 2, NULL, 16);
         char *v = tab + 1 + 19;
-        if (strncmp(v, "U+", 2) != 0) die("bad kSimplifiedVariant line in ", path);
+        if (strncmp(v, "U+", 2) != 0)
+            die("bad kSimplifiedVariant line in ", path);
         long to = strtol(v + 2, NULL, 16);
-        if (from <= 0 || from >= NCP || to <= 0 || to >= NCP) die("bad code point in ", path);
-        if (to != from) t2s[from] = (int32_t)to;
+        if (from <= 0 || from >= NCP || to <= 0 || to >= NCP)
+            die("bad code point in ", path);
+        if (to != from)
+            t2s[from] = (int32_t)to;
         n++;
     }
     fclose(f);
-    if (n < 1000) die("too few kSimplifiedVariant entries in ", path);
+    if (n < 1000)
+        die("too few kSimplifiedVariant entries in ", path);
 }
 
 /* Combining marks that only decorate a letter (accents, strokes, enclosing
@@ -135,30 +155,37 @@ static void load_unihan(const char *path) {
  * Supplement), Combining Diacritical Marks for Symbols, Combining Half
  * Marks. Script-specific marks (Devanagari vowel signs, Arabic harakat,
  * Hebrew points, Thai) are kept: they carry meaning. */
-static int generic_diacritic(int32_t c) {
+static int generic_diacritic(int32_t c)
+{
     return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) ||
            (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF) ||
            (c >= 0xFE20 && c <= 0xFE2F);
 }
 
-static int is_line_break(int32_t c) {
+static int is_line_break(int32_t c)
+{
     return (c >= 0x0A && c <= 0x0D) || c == 0x85 || c == 0x2028 || c == 0x2029;
 }
 
 /* Run utf8proc over a code point sequence (UTF-32 in and out). */
-static void map32(image *m, utf8proc_option_t opt) {
+static void map32(image *m, utf8proc_option_t opt)
+{
     utf8proc_uint8_t in[MAX_IMG_CPS * 4 + 1];
     utf8proc_ssize_t k = 0;
-    for (int i = 0; i < m->n; i++) k += utf8proc_encode_char(m->cp[i], in + k);
+    for (int i = 0; i < m->n; i++)
+        k += utf8proc_encode_char(m->cp[i], in + k);
     utf8proc_uint8_t *out = NULL;
     utf8proc_ssize_t r = utf8proc_map(in, k, &out, opt);
-    if (r < 0) die("utf8proc_map: ", utf8proc_errmsg(r));
+    if (r < 0)
+        die("utf8proc_map: ", utf8proc_errmsg(r));
     m->n = 0;
     for (utf8proc_ssize_t i = 0; i < r;) {
         utf8proc_int32_t c;
         utf8proc_ssize_t l = utf8proc_iterate(out + i, r - i, &c);
-        if (l <= 0) die("utf8proc_iterate failed", "");
-        if (m->n == MAX_IMG_CPS) die("image too long", "");
+        if (l <= 0)
+            die("utf8proc_iterate failed", "");
+        if (m->n == MAX_IMG_CPS)
+            die("image too long", "");
         m->cp[m->n++] = c;
         i += l;
     }
@@ -166,18 +193,22 @@ static void map32(image *m, utf8proc_option_t opt) {
 }
 
 /* One application of f (see the file comment). */
-static void f_once(image *m) {
+static void f_once(image *m)
+{
     map32(m, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD);
     int k = 0;
     for (int i = 0; i < m->n; i++)
-        if (!generic_diacritic(m->cp[i])) m->cp[k++] = m->cp[i];
+        if (!generic_diacritic(m->cp[i]))
+            m->cp[k++] = m->cp[i];
     m->n = k;
     map32(m, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
     for (int i = 0; i < m->n; i++)
-        if (t2s[m->cp[i]] >= 0) m->cp[i] = t2s[m->cp[i]];
+        if (t2s[m->cp[i]] >= 0)
+            m->cp[i] = t2s[m->cp[i]];
 }
 
-static int same(const image *a, const image *b) {
+static int same(const image *a, const image *b)
+{
     return a->n == b->n && memcmp(a->cp, b->cp, sizeof(int32_t) * (size_t)a->n) == 0;
 }
 
@@ -185,31 +216,49 @@ static int same(const image *a, const image *b) {
  * and in principle could have cycles; a cycle is broken deterministically
  * by stopping after a bounded number of rounds, and the idempotence check
  * in main() then rejects the result, so a cycle fails the build loudly. */
-static void fixpoint(int32_t c, image *out) {
+static void fixpoint(int32_t c, image *out)
+{
     out->n = 1;
     out->cp[0] = c;
     for (int round = 0; round < 8; round++) {
         image next = *out;
         f_once(&next);
-        if (same(&next, out)) return;
+        if (same(&next, out))
+            return;
         *out = next;
     }
 }
 
 /* Coarse class of a code point from its general category alone. */
 enum { B_WORD, B_SEP, B_OTHER };
-static int base_of(int32_t c) {
+static int base_of(int32_t c)
+{
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO: case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_CO:
     case UTF8PROC_CATEGORY_CN:
         return B_WORD;
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
-    case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO:
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+    case UTF8PROC_CATEGORY_SM:
+    case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK:
+    case UTF8PROC_CATEGORY_SO:
         return B_SEP;
     default:
         return B_OTHER; /* Z*, Cc, Cf, Cs */
@@ -217,29 +266,55 @@ static int base_of(int32_t c) {
 }
 
 /* Decide class and image of code point C (see rules/README.md §5). */
-static void classify(int32_t c) {
+static void classify(int32_t c)
+{
     image *m = &img[c];
     m->n = 1;
     m->cp[0] = c;
-    if (is_line_break(c)) { cls[c] = C_NL; return; }
-    if (is_di[c]) { cls[c] = C_INVIS; m->n = 0; return; }
-    if (is_ws[c]) { cls[c] = C_SPACE; return; }
+    if (is_line_break(c)) {
+        cls[c] = C_NL;
+        return;
+    }
+    if (is_di[c]) {
+        cls[c] = C_INVIS;
+        m->n = 0;
+        return;
+    }
+    if (is_ws[c]) {
+        cls[c] = C_SPACE;
+        return;
+    }
     int base = base_of(c);
-    if (base == B_OTHER) { cls[c] = C_INVIS; m->n = 0; return; }
-    if (generic_diacritic(c)) { cls[c] = C_INVIS; m->n = 0; return; }
+    if (base == B_OTHER) {
+        cls[c] = C_INVIS;
+        m->n = 0;
+        return;
+    }
+    if (generic_diacritic(c)) {
+        cls[c] = C_INVIS;
+        m->n = 0;
+        return;
+    }
 
     image fx;
     fixpoint(c, &fx);
     image word = {.n = 0}, sep = {.n = 0};
     for (int i = 0; i < fx.n; i++) {
         int b = base_of(fx.cp[i]);
-        if (b == B_WORD && !is_di[fx.cp[i]]) word.cp[word.n++] = fx.cp[i];
-        else if (b == B_SEP) sep.cp[sep.n++] = fx.cp[i];
+        if (b == B_WORD && !is_di[fx.cp[i]])
+            word.cp[word.n++] = fx.cp[i];
+        else if (b == B_SEP)
+            sep.cp[sep.n++] = fx.cp[i];
     }
-    if (word.n > 0) { cls[c] = C_WORD; *m = word; return; }
+    if (word.n > 0) {
+        cls[c] = C_WORD;
+        *m = word;
+        return;
+    }
     if (sep.n > 0 || base == B_SEP) {
         *m = sep;
-        if (!is_term[c]) cls[c] = C_PUNCT;
+        if (!is_term[c])
+            cls[c] = C_PUNCT;
         /* A terminator that is (or folds from) a wide character is CJK
          * punctuation: 。，、！？；： and the small/half-width forms. */
         else if (utf8proc_charwidth(c) == 2 ||
@@ -248,72 +323,92 @@ static void classify(int32_t c) {
         else
             cls[c] = C_TERM;
         /* ｡ and ､ fold to 。 and 、 but are half-width themselves. */
-        if (c >= 0xFF61 && c <= 0xFF64 && is_term[c]) cls[c] = C_BREAK;
+        if (c >= 0xFF61 && c <= 0xFF64 && is_term[c])
+            cls[c] = C_BREAK;
         return;
     }
     cls[c] = C_INVIS; /* a letter-category code point whose image vanished */
     m->n = 0;
 }
 
-static int encode(const image *m, char *buf) {
+static int encode(const image *m, char *buf)
+{
     int k = 0;
-    for (int i = 0; i < m->n; i++) k += (int)utf8proc_encode_char(m->cp[i], (utf8proc_uint8_t *)buf + k);
+    for (int i = 0; i < m->n; i++)
+        k += (int)utf8proc_encode_char(m->cp[i], (utf8proc_uint8_t *)buf + k);
     return k;
 }
 
-static int is_identity(int32_t c) { return img[c].n == 1 && img[c].cp[0] == c; }
+static int is_identity(int32_t c)
+{
+    return img[c].n == 1 && img[c].cp[0] == c;
+}
 
 /* Idempotence: every code point an image contains must map to itself, and
  * must have a class compatible with the one it came from (word images hold
  * word characters, separator images hold separators). */
-static void check_idempotent(void) {
+static void check_idempotent(void)
+{
     int bad = 0;
     for (int32_t c = 0; c < NCP; c++) {
-        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
         for (int i = 0; i < img[c].n; i++) {
             int32_t d = img[c].cp[i];
             int ok = is_identity(d);
-            if (cls[c] == C_WORD) ok = ok && cls[d] == C_WORD;
+            if (cls[c] == C_WORD)
+                ok = ok && cls[d] == C_WORD;
             else if (cls[c] == C_PUNCT || cls[c] == C_TERM || cls[c] == C_BREAK)
                 ok = ok && (cls[d] == C_PUNCT || cls[d] == C_TERM || cls[d] == C_BREAK);
             if (!ok) {
                 if (bad++ < 20)
-                    fprintf(stderr, "gen_normtab: not idempotent: U+%04X -> U+%04X (class %d -> %d)\n",
+                    fprintf(stderr,
+                            "gen_normtab: not idempotent: U+%04X -> U+%04X (class %d -> %d)\n",
                             (unsigned)c, (unsigned)d, cls[c], cls[d]);
             }
         }
     }
-    if (bad) die("the tables would not be idempotent", "");
+    if (bad)
+        die("the tables would not be idempotent", "");
 }
 
 /* Split EIDX (one 16-bit entry index per code point) into blocks of
  * 2^SHIFT code points and share identical blocks. Returns the number of
  * distinct blocks; when STAGE1/STAGE2 are given, fills them. */
-static size_t dedup_blocks(const uint16_t *eidx, int shift, uint16_t *stage1, uint16_t *stage2) {
+static size_t dedup_blocks(const uint16_t *eidx, int shift, uint16_t *stage1, uint16_t *stage2)
+{
     size_t bs = (size_t)1 << shift, nb1 = NCP >> shift, nblocks = 0;
     size_t hcap = 1 << 18;
     int32_t *first = xcalloc(hcap, sizeof *first); /* hash → first block number with it */
     size_t *blockno = xcalloc(nb1, sizeof *blockno);
-    for (size_t i = 0; i < hcap; i++) first[i] = -1;
+    for (size_t i = 0; i < hcap; i++)
+        first[i] = -1;
     for (size_t b = 0; b < nb1; b++) {
         const uint16_t *blk = eidx + b * bs;
         uint64_t hv = 1469598103934665603ull;
-        for (size_t j = 0; j < bs; j++) hv = (hv ^ blk[j]) * 1099511628211ull;
+        for (size_t j = 0; j < bs; j++)
+            hv = (hv ^ blk[j]) * 1099511628211ull;
         size_t hpos = (size_t)(hv & (hcap - 1));
         size_t found = SIZE_MAX;
         while (first[hpos] >= 0) {
             size_t ob = (size_t)first[hpos];
-            if (memcmp(eidx + ob * bs, blk, bs * 2) == 0) { found = blockno[ob]; break; }
+            if (memcmp(eidx + ob * bs, blk, bs * 2) == 0) {
+                found = blockno[ob];
+                break;
+            }
             hpos = (hpos + 1) & (hcap - 1);
         }
         if (found == SIZE_MAX) {
             first[hpos] = (int32_t)b;
             found = nblocks++;
-            if (stage2) memcpy(stage2 + found * bs, blk, bs * 2);
+            if (stage2)
+                memcpy(stage2 + found * bs, blk, bs * 2);
         }
         blockno[b] = found;
-        if (found > 0xFFFF) die("too many blocks", "");
-        if (stage1) stage1[b] = (uint16_t)found;
+        if (found > 0xFFFF)
+            die("too many blocks", "");
+        if (stage1)
+            stage1[b] = (uint16_t)found;
     }
     free(first);
     free(blockno);
@@ -322,27 +417,34 @@ static size_t dedup_blocks(const uint16_t *eidx, int shift, uint16_t *stage1, ui
 
 #define FD_ENTRY_LEN(e) ((int)(((e) >> 4) & 63u)) /* as FD_NT_LEN in normtab.h */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
     const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
     return h;
 }
 
-static void emit_array_u16(FILE *f, const char *name, const uint16_t *a, size_t n) {
+static void emit_array_u16(FILE *f, const char *name, const uint16_t *a, size_t n)
+{
     fprintf(f, "const uint16_t %s[%zu] = {", name, n);
-    for (size_t i = 0; i < n; i++) fprintf(f, "%s%u,", i % 16 ? "" : "\n", a[i]);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s%u,", i % 16 ? "" : "\n", a[i]);
     fprintf(f, "\n};\n\n");
 }
 
-int main(int argc, char **argv) {
-    if (argc != 5) die("usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h", "");
+int main(int argc, char **argv)
+{
+    if (argc != 5)
+        die("usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h", "");
     char path[4096];
     is_di = xcalloc(NCP, 1);
     is_ws = xcalloc(NCP, 1);
     is_term = xcalloc(NCP, 1);
     t2s = xcalloc(NCP, sizeof *t2s);
     img = xcalloc(NCP, sizeof *img);
-    for (int32_t c = 0; c < NCP; c++) t2s[c] = -1;
+    for (int32_t c = 0; c < NCP; c++)
+        t2s[c] = -1;
     snprintf(path, sizeof path, "%s/DerivedCoreProperties.txt", argv[1]);
     load_prop(path, "Default_Ignorable_Code_Point", is_di);
     snprintf(path, sizeof path, "%s/PropList.txt", argv[1]);
@@ -351,14 +453,19 @@ int main(int argc, char **argv) {
     load_unihan(argv[2]);
 
     for (int32_t c = 0; c < NCP; c++) {
-        if (c >= 0xD800 && c <= 0xDFFF) { cls[c] = C_INVIS; img[c].n = 0; continue; }
+        if (c >= 0xD800 && c <= 0xDFFF) {
+            cls[c] = C_INVIS;
+            img[c].n = 0;
+            continue;
+        }
         classify(c);
     }
     /* The STRIP_SEP break byte is '\n': nothing but a line break may map
      * to it, and no image may contain it. */
     for (int32_t c = 0; c < NCP; c++)
         for (int i = 0; i < img[c].n; i++)
-            if (img[c].cp[i] == '\n' && c != '\n') die("an image contains the break byte", "");
+            if (img[c].cp[i] == '\n' && c != '\n')
+                die("an image contains the break byte", "");
     check_idempotent();
 
     /* Entries: class | mapped << 3 | len << 4 | pool offset << 10.
@@ -373,21 +480,29 @@ int main(int argc, char **argv) {
         if (mapped) {
             char buf[MAX_IMG_CPS * 4];
             int k = encode(&img[c], buf);
-            if (k > MAX_IMG_BYTES) die("image too long for the entry format", "");
-            if (k > max_img) max_img = k;
+            if (k > MAX_IMG_BYTES)
+                die("image too long for the entry format", "");
+            if (k > max_img)
+                max_img = k;
             /* Share identical images (many trad. characters map alike). */
             char *hit = NULL;
             if (k > 0) {
                 for (char *p = pool; p + k <= pool + pool_len; p++) {
                     p = memchr(p, buf[0], (size_t)(pool + pool_len - p));
-                    if (!p || p + k > pool + pool_len) break;
-                    if (memcmp(p, buf, (size_t)k) == 0) { hit = p; break; }
+                    if (!p || p + k > pool + pool_len)
+                        break;
+                    if (memcmp(p, buf, (size_t)k) == 0) {
+                        hit = p;
+                        break;
+                    }
                 }
             }
             size_t off;
-            if (hit) off = (size_t)(hit - pool);
+            if (hit)
+                off = (size_t)(hit - pool);
             else {
-                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 22)) die("pool full", "");
+                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 22))
+                    die("pool full", "");
                 off = pool_len;
                 memcpy(pool + pool_len, buf, (size_t)k);
                 pool_len += (size_t)k;
@@ -420,7 +535,8 @@ int main(int argc, char **argv) {
         if (FD_ENTRY_LEN(entry_of[c]) > 0) {
             int clen = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
             int g = (FD_ENTRY_LEN(entry_of[c]) + clen - 1) / clen;
-            if (g > max_growth) max_growth = g;
+            if (g > max_growth)
+                max_growth = g;
         }
         if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_WORD)
             ident_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
@@ -436,20 +552,22 @@ int main(int argc, char **argv) {
         int want = c >= 'A' && c <= 'Z' ? c + 32 : c;
         if ((cls[c] == C_WORD) != alnum || (alnum && (img[c].n != 1 || img[c].cp[0] != want)))
             die("ASCII word characters are not [0-9A-Za-z] folding to lower case: "
-                "norm.c's ASCII fast path must change", "");
+                "norm.c's ASCII fast path must change",
+                "");
         /* norm.c's ASCII windows classify with SSE2 compares, assuming
          * this layout of the other ASCII classes and one-byte punctuation
          * images equal to the byte. */
-        int assumed = alnum ? C_WORD
-                      : c == ' ' || c == '\t' ? C_SPACE
+        int assumed = alnum                    ? C_WORD
+                      : c == ' ' || c == '\t'  ? C_SPACE
                       : c >= '\n' && c <= '\r' ? C_NL
-                      : c < 0x20 || c == 0x7F ? C_INVIS
-                      : strchr("!,.:;?", c) ? C_TERM
-                                            : C_PUNCT;
+                      : c < 0x20 || c == 0x7F  ? C_INVIS
+                      : strchr("!,.:;?", c)    ? C_TERM
+                                               : C_PUNCT;
         if (cls[c] != assumed ||
             ((assumed == C_PUNCT || assumed == C_TERM) && (img[c].n != 1 || img[c].cp[0] != c)))
             die("the ASCII classes are not the ones norm.c's ASCII windows assume: "
-                "they must change", "");
+                "they must change",
+                "");
     }
 
     /* Distinct entries → 16-bit indices. */
@@ -461,13 +579,16 @@ int main(int argc, char **argv) {
         size_t hcap = 1 << 17;
         uint32_t *hkey = xcalloc(hcap, sizeof *hkey);
         int32_t *hval = xcalloc(hcap, sizeof *hval);
-        for (size_t i = 0; i < hcap; i++) hval[i] = -1;
+        for (size_t i = 0; i < hcap; i++)
+            hval[i] = -1;
         for (int32_t c = 0; c < NCP; c++) {
             uint32_t e = entry_of[c];
             size_t h = (e * 2654435761u) & (hcap - 1);
-            while (hval[h] >= 0 && hkey[h] != e) h = (h + 1) & (hcap - 1);
+            while (hval[h] >= 0 && hkey[h] != e)
+                h = (h + 1) & (hcap - 1);
             if (hval[h] < 0) {
-                if (nentries == 65536) die("too many distinct entries", "");
+                if (nentries == 65536)
+                    die("too many distinct entries", "");
                 hkey[h] = e;
                 hval[h] = (int32_t)nentries;
                 entries[nentries++] = e;
@@ -484,7 +605,10 @@ int main(int argc, char **argv) {
     for (int shift = 4; shift <= 9; shift++) {
         size_t nblocks = dedup_blocks(eidx, shift, NULL, NULL);
         size_t size = (NCP >> shift) * 2 + (nblocks << shift) * 2;
-        if (size < best_size) { best_size = size; best_shift = shift; }
+        if (size < best_size) {
+            best_size = size;
+            best_shift = shift;
+        }
     }
     size_t bs = (size_t)1 << best_shift, nb1 = NCP >> best_shift;
     uint16_t *stage1 = xcalloc(nb1, sizeof *stage1);
@@ -501,12 +625,14 @@ int main(int argc, char **argv) {
     digest = fnv(digest, pool, pool_len);
 
     FILE *h = fopen(argv[4], "w");
-    if (!h) die("cannot write ", argv[4]);
-    fprintf(h,
-            "/* normtab.h — generated by gen_normtab from Unicode %s data (libutf8proc %s,\n"
-            " * PropList.txt, DerivedCoreProperties.txt, Unihan kSimplifiedVariant). Do not edit. */\n"
-            "#ifndef FD_NORMTAB_H\n#define FD_NORMTAB_H\n\n#include <stdint.h>\n\n",
-            utf8proc_unicode_version(), utf8proc_version());
+    if (!h)
+        die("cannot write ", argv[4]);
+    fprintf(
+        h,
+        "/* normtab.h — generated by gen_normtab from Unicode %s data (libutf8proc %s,\n"
+        " * PropList.txt, DerivedCoreProperties.txt, Unihan kSimplifiedVariant). Do not edit. */\n"
+        "#ifndef FD_NORMTAB_H\n#define FD_NORMTAB_H\n\n#include <stdint.h>\n\n",
+        utf8proc_unicode_version(), utf8proc_version());
     fprintf(h, "#define FD_NT_UNICODE_VERSION \"%s\"\n", utf8proc_unicode_version());
     fprintf(h, "#define FD_NT_DIGEST \"%016llx\"\n", (unsigned long long)digest);
     fprintf(h, "#define FD_NT_SHIFT %d\n", best_shift);
@@ -514,68 +640,81 @@ int main(int argc, char **argv) {
     fprintf(h, "#define FD_NT_MAX_GROWTH %d /* most output bytes per input byte */\n", max_growth);
     fprintf(h, "#define FD_NT_NENTRIES %zu\n\n", nentries);
     fprintf(h, "/* Character classes (rules/README.md §5). */\nenum {\n");
-    for (int i = 0; i < C_NCLASS; i++) fprintf(h, "    %s = %d,\n", class_names[i], i);
+    for (int i = 0; i < C_NCLASS; i++)
+        fprintf(h, "    %s = %d,\n", class_names[i], i);
     fprintf(h, "};\n\n");
-    fprintf(h,
-            "/* Entry: bits 0-2 class, bit 3 mapped (else the input bytes are copied),\n"
-            " * bits 4-9 image length, bits 10-31 offset of the image in fd_nt_pool. */\n"
-            "#define FD_NT_CLASS(e) ((e) & 7u)\n#define FD_NT_MAPPED(e) (((e) >> 3) & 1u)\n"
-            "#define FD_NT_LEN(e) (((e) >> 4) & 63u)\n#define FD_NT_OFF(e) ((e) >> 10)\n\n");
+    fprintf(h, "/* Entry: bits 0-2 class, bit 3 mapped (else the input bytes are copied),\n"
+               " * bits 4-9 image length, bits 10-31 offset of the image in fd_nt_pool. */\n"
+               "#define FD_NT_CLASS(e) ((e) & 7u)\n#define FD_NT_MAPPED(e) (((e) >> 3) & 1u)\n"
+               "#define FD_NT_LEN(e) (((e) >> 4) & 63u)\n#define FD_NT_OFF(e) ((e) >> 10)\n\n");
     fprintf(h, "extern const uint8_t fd_nt_ascii_class[128];\n");
     fprintf(h, "extern const char fd_nt_ascii_image[128];\n");
     fprintf(h, "extern const uint16_t fd_nt_stage1[%zu];\n", nb1);
     fprintf(h, "extern const uint16_t fd_nt_stage2[%zu];\n", nblocks * bs);
     fprintf(h, "extern const uint32_t fd_nt_entries[%zu];\n", nentries);
-    fprintf(h, "extern const char fd_nt_pool[%zu]; /* the images, then 4 zero bytes */\n", pool_len + 4);
-    fprintf(h,
-            "/* Bit cp set: cp is a 3-byte character (U+0800..U+FFFF, not a surrogate)\n"
-            " * that is a word character whose image is itself (its entry is 0).\n"
-            " * Derived from the entries, for fast paths. */\n"
-            "extern const uint8_t fd_nt_ident_bmp[8192];\n"
-            "/* The same for class FD_NC_PUNCT characters that are their own image. */\n"
-            "extern const uint8_t fd_nt_punct_bmp[8192];\n"
-            "/* The same for class FD_NC_BREAK characters, mapped or not, whose image\n"
-            " * is 1 to 4 bytes long (4 bytes can be read at any fd_nt_pool offset). */\n"
-            "extern const uint8_t fd_nt_break_bmp[8192];\n\n"
-            "static inline int fd_nt_ident_bmp_has(uint32_t cp) {\n"
-            "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
-            "static inline int fd_nt_punct_bmp_has(uint32_t cp) {\n"
-            "    return (fd_nt_punct_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
-            "static inline int fd_nt_break_bmp_has(uint32_t cp) {\n"
-            "    return (fd_nt_break_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n");
-    fprintf(h,
-            "static inline uint32_t fd_nt_lookup(uint32_t cp) {\n"
-            "    return fd_nt_entries[fd_nt_stage2[((uint32_t)fd_nt_stage1[cp >> FD_NT_SHIFT] << FD_NT_SHIFT) |\n"
-            "                                      (cp & ((1u << FD_NT_SHIFT) - 1))]];\n}\n\n#endif\n");
-    if (fclose(h) != 0) die("cannot write ", argv[4]);
+    fprintf(h, "extern const char fd_nt_pool[%zu]; /* the images, then 4 zero bytes */\n",
+            pool_len + 4);
+    fprintf(h, "/* Bit cp set: cp is a 3-byte character (U+0800..U+FFFF, not a surrogate)\n"
+               " * that is a word character whose image is itself (its entry is 0).\n"
+               " * Derived from the entries, for fast paths. */\n"
+               "extern const uint8_t fd_nt_ident_bmp[8192];\n"
+               "/* The same for class FD_NC_PUNCT characters that are their own image. */\n"
+               "extern const uint8_t fd_nt_punct_bmp[8192];\n"
+               "/* The same for class FD_NC_BREAK characters, mapped or not, whose image\n"
+               " * is 1 to 4 bytes long (4 bytes can be read at any fd_nt_pool offset). */\n"
+               "extern const uint8_t fd_nt_break_bmp[8192];\n\n"
+               "static inline int fd_nt_ident_bmp_has(uint32_t cp) {\n"
+               "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
+               "static inline int fd_nt_punct_bmp_has(uint32_t cp) {\n"
+               "    return (fd_nt_punct_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
+               "static inline int fd_nt_break_bmp_has(uint32_t cp) {\n"
+               "    return (fd_nt_break_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n");
+    fprintf(
+        h,
+        "static inline uint32_t fd_nt_lookup(uint32_t cp) {\n"
+        "    return fd_nt_entries[fd_nt_stage2[((uint32_t)fd_nt_stage1[cp >> FD_NT_SHIFT] << "
+        "FD_NT_SHIFT) |\n"
+        "                                      (cp & ((1u << FD_NT_SHIFT) - 1))]];\n}\n\n#endif\n");
+    if (fclose(h) != 0)
+        die("cannot write ", argv[4]);
 
     FILE *o = fopen(argv[3], "w");
-    if (!o) die("cannot write ", argv[3]);
-    fprintf(o, "/* normtab.c — generated by gen_normtab. Do not edit. */\n#include \"normtab.h\"\n\n");
+    if (!o)
+        die("cannot write ", argv[3]);
+    fprintf(o,
+            "/* normtab.c — generated by gen_normtab. Do not edit. */\n#include \"normtab.h\"\n\n");
     fprintf(o, "const uint8_t fd_nt_ascii_class[128] = {");
-    for (int c = 0; c < 128; c++) fprintf(o, "%s%d,", c % 16 ? "" : "\n", cls[c]);
+    for (int c = 0; c < 128; c++)
+        fprintf(o, "%s%d,", c % 16 ? "" : "\n", cls[c]);
     fprintf(o, "\n};\n\n/* ASCII image: one byte (letters folded to lower case). */\n");
     fprintf(o, "const char fd_nt_ascii_image[128] = {");
     for (int c = 0; c < 128; c++) {
         int b = img[c].n == 1 ? img[c].cp[0] : c;
-        if (b >= 128) die("an ASCII image is not ASCII", "");
+        if (b >= 128)
+            die("an ASCII image is not ASCII", "");
         fprintf(o, "%s%d,", c % 16 ? "" : "\n", b);
     }
     fprintf(o, "\n};\n\n");
     emit_array_u16(o, "fd_nt_stage1", stage1, nb1);
     emit_array_u16(o, "fd_nt_stage2", stage2, nblocks * bs);
     fprintf(o, "const uint32_t fd_nt_entries[%zu] = {", nentries);
-    for (size_t i = 0; i < nentries; i++) fprintf(o, "%s%uu,", i % 8 ? "" : "\n", entries[i]);
+    for (size_t i = 0; i < nentries; i++)
+        fprintf(o, "%s%uu,", i % 8 ? "" : "\n", entries[i]);
     fprintf(o, "\n};\n\nconst char fd_nt_pool[%zu] = {", pool_len + 4);
-    for (size_t i = 0; i < pool_len; i++) fprintf(o, "%s%d,", i % 16 ? "" : "\n", (signed char)pool[i]);
+    for (size_t i = 0; i < pool_len; i++)
+        fprintf(o, "%s%d,", i % 16 ? "" : "\n", (signed char)pool[i]);
     fprintf(o, "0,0,0,0\n};\n\nconst uint8_t fd_nt_ident_bmp[8192] = {");
-    for (size_t i = 0; i < sizeof ident_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", ident_bmp[i]);
+    for (size_t i = 0; i < sizeof ident_bmp; i++)
+        fprintf(o, "%s%u,", i % 16 ? "" : "\n", ident_bmp[i]);
     fprintf(o, "\n};\n\nconst uint8_t fd_nt_punct_bmp[8192] = {");
-    for (size_t i = 0; i < sizeof punct_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", punct_bmp[i]);
+    for (size_t i = 0; i < sizeof punct_bmp; i++)
+        fprintf(o, "%s%u,", i % 16 ? "" : "\n", punct_bmp[i]);
     fprintf(o, "\n};\n\nconst uint8_t fd_nt_break_bmp[8192] = {");
-    for (size_t i = 0; i < sizeof break_bmp; i++) fprintf(o, "%s%u,", i % 16 ? "" : "\n", break_bmp[i]);
+    for (size_t i = 0; i < sizeof break_bmp; i++)
+        fprintf(o, "%s%u,", i % 16 ? "" : "\n", break_bmp[i]);
     fprintf(o, "\n};\n");
-    if (fclose(o) != 0) die("cannot write ", argv[3]);
+    if (fclose(o) != 0)
+        die("cannot write ", argv[3]);
 
     fprintf(stderr,
             "gen_normtab: Unicode %s, %zu entries, shift %d, %zu blocks, pool %zu bytes, "
