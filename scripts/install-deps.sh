@@ -8,7 +8,7 @@ PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
 libutf8proc-dev libssl-dev unicode-data bzip2
 fortunes fortunes-zh
-clang libclang-rt-14-dev llvm"
+clang libclang-rt-14-dev llvm clang-format"
 
 missing=""
 for p in $PKGS; do
