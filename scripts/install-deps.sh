@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
 libutf8proc-dev libssl-dev unicode-data bzip2
-fortunes fortunes-zh
+fortunes fortunes-zh manpages-zh groff-base
 clang libclang-rt-14-dev llvm clang-format"
 
 missing=""
