@@ -4,11 +4,17 @@
 # called when a package is missing. Needs root (or sudo) on Debian 12.
 set -eu
 
+# zlib1g-dev: filterctl reads .gz audit files. libxml2-utils (xmllint) and
+# chromium (headless screenshot) + fonts-wqy-microhei (CJK glyphs): the
+# audit report's tests; chromium is large (~100 MB installed), accepted so
+# CI proves the report renders in a real browser.
+
 PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
 libutf8proc-dev libssl-dev unicode-data bzip2
 fortunes fortunes-zh
-clang libclang-rt-14-dev llvm clang-format"
+clang libclang-rt-14-dev llvm clang-format
+zlib1g-dev libxml2-utils chromium fonts-wqy-microhei"
 
 missing=""
 for p in $PKGS; do
