@@ -294,7 +294,22 @@ int fd__hb_build(fd_hb *h, fd_hb_lit *lit, size_t nlit, const fd_hb_rx *rx, size
         }
         lit[k++] = lit[i];
     }
+    for (size_t i = 0; i < k; i++)
+        if (lit[i].len && (lit[i].s[0] == ' ' || lit[i].s[0] == '\n'))
+            h->sep_start = 1;
     int r = k ? build_trie(h, lit, k) : 0;
+    if (!r && nrx) {
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        if (!md)
+            r = FD_ENOMEM;
+        for (size_t i = 0; i < nrx && md && !h->sep_start; i++)
+            for (int c = 0; c < 2 && !h->sep_start; c++) {
+                int rc = pcre2_match(rx[i].re, (PCRE2_SPTR)(c ? "\n" : " "), 1, 0,
+                                     PCRE2_ANCHORED | PCRE2_PARTIAL_HARD, md, NULL);
+                h->sep_start = rc >= 0 || rc == PCRE2_ERROR_PARTIAL;
+            }
+        pcre2_match_data_free(md);
+    }
     uint32_t *sel = malloc((nrx ? nrx : 1) * sizeof *sel);
     if (!r && !sel)
         r = FD_ENOMEM;

@@ -72,6 +72,10 @@ typedef struct fd_hb {
     /* Regexes held back by their width (not joinable): the widest, of all
      * and of the allow ones; 0 when none. */
     uint32_t solo_w, solo_allow_w;
+    /* Whether a match can begin with a white space byte: if not, a white
+     * space run the normalizer has not settled yet (it becomes ' ' or
+     * '\n') cannot start a match, and need not be held back for itself. */
+    uint8_t sep_start;
 } fd_hb;
 
 /* Build H from the LIT and RX of one buffer (either may be empty). Returns

@@ -475,6 +475,14 @@ static uint32_t to_orig(const fd_stream *st, int b, uint32_t off)
 {
     const sbuf *sb = &st->b[b];
     uint32_t pending = b == FD_BUF_RAW ? st->in : fd_norm_pending(&sb->ns);
+    /* All the normalizer holds is a separator run (norm.h), which becomes
+     * one break byte or nothing (STRIP) or one ' ' or '\n' (KEEP). A
+     * match never begins with a STRIP break, nor with white space unless
+     * a rule of the buffer can (sep_start); one that would contain the run
+     * begins before it and is held back from there. */
+    if (!st->widest && sb->ns.run && pending == sb->ns.run_at &&
+        (b == FD_BUF_STRIP || !st->rs->hb[b].sep_start))
+        pending = sb->ns.base;
     uint32_t n = buf_len(sb);
     if (off >= n)
         return pending;
