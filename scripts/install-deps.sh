@@ -7,12 +7,18 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# zlib1g-dev: filterctl reads .gz audit files. libxml2-utils (xmllint) and
+# chromium (headless screenshot) + fonts-wqy-microhei (CJK glyphs): the
+# audit report's tests; chromium is large (~100 MB installed), accepted so
+# CI proves the report renders in a real browser.
+
 PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
 libutf8proc-dev libssl-dev unicode-data bzip2
 fortunes fortunes-zh
 clang libclang-rt-14-dev llvm clang-format
-node-llhttp curl prometheus python3"
+node-llhttp curl prometheus python3
+zlib1g-dev libxml2-utils chromium fonts-wqy-microhei"
 # node-llhttp: llhttp's C sources, compiled by filterd/doors/CMakeLists.txt.
 # curl, python3, prometheus (promtool), node + npm: the real clients of the
 # HTTP tests (tests/integration/test_http*.c, tests/clients).
