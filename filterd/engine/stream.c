@@ -547,6 +547,25 @@ static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
     const fd_hb *h = &st->rs->hb[b];
     uint32_t n = buf_len(sb);
     uint32_t f = n - fd__hb_live(h, sb->ac);
+    uint32_t virt = UINT32_MAX;
+    /* A separator run the normalizer holds whose byte is already known (a
+     * white space run after text in KEEP: ' ' or '\n'; a run in STRIP that
+     * is a break) is walked ahead: a prefix it cannot continue is dead. */
+    const fd_norm_state *ns = &sb->ns;
+    if (b != FD_BUF_RAW && h->nnodes && ns->run && ns->any && fd_norm_pending(ns) == ns->run_at &&
+        (b == FD_BUF_KEEP || ns->brk || ns->run > FD_NORM_MAX_NOISE)) {
+        static const char brk[] = {FD_NORM_BREAK};
+        const char *next = b == FD_BUF_KEEP ? " \n" : brk;
+        size_t nnext = b == FD_BUF_KEEP ? 2 : 1;
+        f = n;
+        for (size_t k = 0; k < nnext; k++) {
+            uint32_t l = fd__hb_live(h, fd__hb_walk(h, sb->ac, next + k, 1));
+            if (l == 1)
+                virt = ns->run_at; /* a literal begins with the run's byte */
+            else if (l > 1 && n + 1 - l < f)
+                f = n + 1 - l;
+        }
+    }
     if (h->solo_w && back(n, h->solo_w) < f)
         f = back(n, h->solo_w);
     uint32_t r = rx_front(st, s, b, &h->rx, &sb->rxf);
@@ -554,7 +573,8 @@ static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
         f = r;
     if (f < back(n, sb->hold))
         f = back(n, sb->hold);
-    return to_orig(st, b, f);
+    uint32_t o = to_orig(st, b, f);
+    return virt < o ? virt : o;
 }
 
 /* The same for the allow rules of buffer B alone: no allow match not yet
