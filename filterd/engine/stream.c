@@ -1061,3 +1061,57 @@ size_t fd_stream_bytes(const fd_stream *st)
     }
     return n;
 }
+
+uint32_t fd_stream_rule_holdback(const fd_ruleset *rs, uint32_t idx, int *always)
+{
+    if (always)
+        *always = 0;
+    if (idx >= rs->rl.nrules)
+        return 0;
+    const fd_rinfo *ri = &rs->ri[idx];
+    if (ri->flags & FD_RI_LITERAL) {
+        /* Its longest proper prefix: the literal, as its view has it, less
+         * its last character. */
+        const fd_rule *r = &rs->rl.rules[idx];
+        const char *t = r->pattern;
+        size_t l = r->pattern_len;
+        fd_normbuf nb;
+        fd_normbuf_init(&nb);
+        if (ri->buf != FD_BUF_RAW &&
+            fd_norm(t, l, ri->buf == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP, &nb) == 0)
+            t = nb.text, l = nb.len;
+        uint32_t h = l ? (uint32_t)fd_utf8_prev(t, l) : 0;
+        fd_normbuf_free(&nb);
+        return h;
+    }
+    if (always && (ri->flags & FD_RI_SOLO))
+        *always = 1;
+    return ri->width;
+}
+
+int fd_stream_holdback_notes(const fd_ruleset *rs, uint32_t above, int all, fd_diag *diag)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < rs->rl.nrules; i++) {
+        const fd_rule *r = &rs->rl.rules[i];
+        if (r->kind == FD_RULE_PART)
+            continue;
+        int always;
+        uint32_t h = fd_stream_rule_holdback(rs, i, &always);
+        if (!all && h <= above)
+            continue;
+        const char *file = rs->rl.files[r->file];
+        if (h == FD_WIDTH_UNBOUNDED)
+            fd_diag_add(diag, file, r->line,
+                        "note: streams hold back up to %u bytes (the cap) while a match of it may "
+                        "be in progress: unbounded width",
+                        FD_STREAM_DEFAULT_HOLDBACK);
+        else
+            fd_diag_add(diag, file, r->line, "note: streams hold back up to %u bytes %s", h,
+                        always ? "always (a regex joined partial matching cannot take, see "
+                                 "docs/protocol.md)"
+                               : "while a match of it may be in progress");
+        n++;
+    }
+    return n;
+}
