@@ -265,7 +265,10 @@ static int read_files(report *r)
             cJSON *j = rd.too_long ? NULL : cJSON_ParseWithLength(rd.line, rd.len);
             chain_line(r, fr, &rd, j);
             if (!cJSON_IsObject(j)) {
-                r->st.unparsed++;
+                /* an empty line breaks the chain but is no record to
+                 * count, as for `audit stats` */
+                if (rd.len > 0)
+                    r->st.unparsed++;
                 cJSON_Delete(j);
                 continue;
             }
@@ -461,6 +464,10 @@ static char *report_json(report *r, figures *g)
         cJSON_AddNumberToObject(e, "matches", (double)g->rules[i]->count);
         cJSON_AddItemToArray(rs, e);
     }
+    if (c->cats_other)
+        cJSON_AddNumberToObject(o, "categories_other", (double)c->cats_other);
+    if (c->rules_other)
+        cJSON_AddNumberToObject(o, "rules_other", (double)c->rules_other);
     cJSON *vs = cJSON_AddArrayToObject(o, "rule_sets");
     for (size_t i = 0; i < r->rulesets.n; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -782,7 +789,13 @@ static void html_categories(FILE *f, report *r, figures *g)
     }
     if (!r->st.cats.n)
         fprintf(f, "<tr><td colspan=\"5\">(no matches)</td></tr>\n");
-    fprintf(f, "</table></section>\n");
+    fprintf(f, "</table>\n");
+    if (r->st.cats_other)
+        fprintf(f,
+                "<p class=\"note\">%llu category counts beyond the first %d distinct "
+                "categories are not itemised.</p>\n",
+                (unsigned long long)r->st.cats_other, FA_MAX_CATEGORIES);
+    fprintf(f, "</section>\n");
 }
 
 static void html_rules(FILE *f, report *r, figures *g)
@@ -808,7 +821,13 @@ static void html_rules(FILE *f, report *r, figures *g)
     }
     if (!top)
         fprintf(f, "<tr><td colspan=\"6\">(no matches)</td></tr>\n");
-    fprintf(f, "</table></section>\n");
+    fprintf(f, "</table>\n");
+    if (r->st.rules_other)
+        fprintf(f,
+                "<p class=\"note\">%llu matches of rules beyond the first %d distinct rule "
+                "ids are not itemised.</p>\n",
+                (unsigned long long)r->st.rules_other, FA_MAX_RULES);
+    fprintf(f, "</section>\n");
 }
 
 static void html_rulesets(FILE *f, report *r, figures *g)
