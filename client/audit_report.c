@@ -536,7 +536,8 @@ static const char css[] =
     ".cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;"
     "padding:10px 16px;min-width:120px}.card b{display:block;font-size:22px}"
     ".ok{color:#2d7a2d;font-weight:bold}.bad{color:#b02a2a;font-weight:bold}"
-    ".mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}"
+    ".mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}"
+    "td.t{white-space:nowrap}"
     ".note{color:#555;font-size:13px}svg text{font-size:11px;fill:#333}";
 
 static void esc(FILE *f, const char *s)
@@ -844,8 +845,10 @@ static void html_rulesets(FILE *f, report *r, figures *g)
         fmt_time(g->rulesets[i]->last_us, b, sizeof b);
         fprintf(f, "<tr><td class=\"mono\">");
         esc(f, g->rulesets[i]->key);
-        fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"n\">%llu</td></tr>\n", a, b,
-                (unsigned long long)g->rulesets[i]->count);
+        fprintf(
+            f,
+            "</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td class=\"n\">%llu</td></tr>\n",
+            a, b, (unsigned long long)g->rulesets[i]->count);
     }
     if (r->rulesets_other)
         fprintf(f,
@@ -876,7 +879,8 @@ static void html_chain(FILE *f, report *r, figures *g)
         fmt_time(fr->last_us, b, sizeof b);
         fprintf(f, "<tr><td class=\"mono\">");
         esc(f, fr->path);
-        fprintf(f, "</td><td class=\"n\">%llu</td><td>%s</td><td>%s</td><td>",
+        fprintf(f,
+                "</td><td class=\"n\">%llu</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td>",
                 (unsigned long long)fr->lines, a, b);
         if (fr->ok) {
             fprintf(f, "<span class=\"ok\">intact</span>%s",
