@@ -13,7 +13,10 @@
  *          every line parsed, else 1.
  *   lint   check, then print the linter's warnings (lint.h) as
  *          "FILE:LINE: warning: ..." and a final "N warnings"; warnings do
- *          not change the exit status (0), rule errors do (1).
+ *          not change the exit status (0), rule errors do (1). Then a
+ *          "FILE:LINE: note: streams hold back up to N bytes …" line for
+ *          every rule whose worst-case hold-back exceeds 48 bytes (with
+ *          --holdback, for every rule).
  *   import --category ID [--action A] [--rules DIR] FILE
  *          turn a vendor keyword list (UTF-8, UTF-16 with BOM or GB18030,
  *          one per line, optional header) into a rule file on stdout:
@@ -34,6 +37,7 @@
 #include "lint.h"
 #include "ruleset.h"
 #include "ruletest.h"
+#include "stream.h"
 
 int filterctl_rules_main(int argc, char **argv);
 
@@ -46,8 +50,11 @@ static void usage(FILE *f)
 {
     fputs("usage: filterctl rules check DIR   load and compile DIR, print a summary\n"
           "       filterctl rules test DIR    check, then run every *.tests file below DIR\n"
-          "       filterctl rules lint DIR    check, then print warnings about rules that\n"
-          "                                   load but may not do what their authors think\n"
+          "       filterctl rules lint [--holdback] DIR\n"
+          "                                   check, then print warnings about rules that\n"
+          "                                   load but may not do what their authors think,\n"
+          "                                   and the rules streams may hold back over 48\n"
+          "                                   bytes for (--holdback: every rule's worst case)\n"
           "       filterctl rules import --category ID [--action block|flag|allow]\n"
           "                              [--rules DIR] [--benign PATH]... [--benign-max N]\n"
           "                              LIST|-\n"
@@ -172,7 +179,9 @@ static int cmd_test(const char *dir)
     return nfailed ? EX_FAIL_ : EX_OK_;
 }
 
-static int cmd_lint(const char *dir)
+/* Lint, then the streams' worst-case hold-back: a note per rule over 48
+ * bytes, or (HOLDBACK_ALL, --holdback) per rule. */
+static int cmd_lint(const char *dir, int holdback_all)
 {
     fd_ruleset *rs = NULL;
     int ex = load(dir, &rs);
@@ -182,10 +191,18 @@ static int cmd_lint(const char *dir)
     int n = fd_lint(rs, &diag);
     print_diag(&diag, stdout);
     fd_diag_free(&diag);
+    int notes = 0;
+    if (n >= 0) {
+        fd_diag_init(&diag);
+        notes = fd_stream_holdback_notes(rs, 48, holdback_all, &diag);
+        print_diag(&diag, stdout);
+        fd_diag_free(&diag);
+    }
     fd_ruleset_unref(rs);
     if (n < 0)
         return internal_error(dir, n);
-    printf("%d warning%s\n", n, n == 1 ? "" : "s");
+    printf("%d warning%s, %d hold-back note%s\n", n, n == 1 ? "" : "s", notes,
+           notes == 1 ? "" : "s");
     return EX_OK_;
 }
 
@@ -473,6 +490,8 @@ int filterctl_rules_main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "import"))
         return cmd_import(argc, argv);
+    if (argc == 4 && !strcmp(argv[1], "lint") && !strcmp(argv[2], "--holdback"))
+        return cmd_lint(argv[3], 1);
     if (argc != 3 || argv[2][0] == '\0' || (argv[2][0] == '-' && argv[2][1] != '\0')) {
         usage(stderr);
         return EX_USAGE_;
@@ -482,7 +501,7 @@ int filterctl_rules_main(int argc, char **argv)
     if (!strcmp(argv[1], "test"))
         return cmd_test(argv[2]);
     if (!strcmp(argv[1], "lint"))
-        return cmd_lint(argv[2]);
+        return cmd_lint(argv[2], 0);
     fprintf(stderr, "filterctl: rules: unknown action '%s'\n", argv[1]);
     usage(stderr);
     return EX_USAGE_;
