@@ -11,11 +11,14 @@
  *          (and each malformed test line) as "FILE:LINE: ..." and a final
  *          line "N passed, M failed"; exit 0 when every case passed and
  *          every line parsed, else 1.
- *   lint [--strict] [--benign PATH]...
+ *   lint [--strict] [--holdback] [--benign PATH]...
  *          check, then print a summary per kind of warning (lint.h), the
- *          warnings as "FILE:LINE: warning: ..." and a final "N warnings";
- *          rule errors exit 1, and with --strict so does a warning of a
- *          harmful kind; other warnings exit 0.
+ *          warnings as "FILE:LINE: warning: ..."; then a "FILE:LINE: note:
+ *          streams hold back up to N bytes …" line for every rule whose
+ *          worst-case hold-back exceeds 48 bytes (with --holdback, for every
+ *          rule); and a final "N warnings, M hold-back notes". Rule errors
+ *          exit 1, and with --strict so does a warning of a harmful kind;
+ *          other warnings exit 0.
  *   import --category ID [--action A] [--rules DIR] [--benign PATH]...
  *          [--benign-max N] LIST|-   (SPEC §3.5; import.h)
  *          turn a vendor keyword list (UTF-8, UTF-16 with BOM or GB18030,
@@ -37,6 +40,7 @@
 #include "lint.h"
 #include "ruleset.h"
 #include "ruletest.h"
+#include "stream.h"
 
 int filterctl_rules_main(int argc, char **argv);
 
@@ -49,11 +53,13 @@ static void usage(FILE *f)
 {
     fputs("usage: filterctl rules check DIR   load and compile DIR, print a summary\n"
           "       filterctl rules test DIR    check, then run every *.tests file below DIR\n"
-          "       filterctl rules lint [--strict] [--benign PATH]... DIR\n"
+          "       filterctl rules lint [--strict] [--holdback] [--benign PATH]... DIR\n"
           "                                   check, then print warnings about rules that\n"
           "                                   load but may not do what their authors think;\n"
           "                                   --strict: exit 1 on a harmful kind (single\n"
-          "                                   character, digits only, matches --benign text)\n"
+          "                                   character, digits only, matches --benign text);\n"
+          "                                   and the rules streams may hold back over 48\n"
+          "                                   bytes for (--holdback: every rule's worst case)\n"
           "       filterctl rules import --category ID [--action block|flag|allow]\n"
           "                              [--rules DIR] [--benign PATH]... [--benign-max N]\n"
           "                              LIST|-\n"
@@ -323,12 +329,14 @@ static int add_benign(fd_benign *b, const char *path, size_t *files, size_t *ski
 static int cmd_lint(int argc, char **argv)
 {
     const char *dir = NULL;
-    int strict = 0, ex = EX_OK_;
+    int strict = 0, holdback_all = 0, ex = EX_OK_;
     fd_benign *corpus = NULL;
     size_t bfiles = 0, bskipped = 0;
     for (int i = 2; i < argc && !ex; i++) {
         if (!strcmp(argv[i], "--strict")) {
             strict = 1;
+        } else if (!strcmp(argv[i], "--holdback")) {
+            holdback_all = 1;
         } else if (!strcmp(argv[i], "--benign") && i + 1 < argc) {
             if (!corpus && fd_benign_new(&corpus))
                 ex = internal_error("rules lint", FD_ENOMEM);
@@ -355,12 +363,17 @@ static int cmd_lint(int argc, char **argv)
     fd_diag diag = FD_DIAG_INIT;
     size_t count[FD_LINT_NKINDS];
     int n = fd_lint_ex(rs, corpus, &diag, count);
-    fd_ruleset_unref(rs);
     fd_benign_free(corpus);
     if (n < 0) {
+        fd_ruleset_unref(rs);
         fd_diag_free(&diag);
         return internal_error(dir, n);
     }
+    /* The streams' worst-case hold-back: a note per rule over 48 bytes,
+     * or per rule with --holdback. */
+    fd_diag notes = FD_DIAG_INIT;
+    int nnotes = fd_stream_holdback_notes(rs, 48, holdback_all, &notes);
+    fd_ruleset_unref(rs);
     size_t harmful = 0;
     for (int k = 0; k < FD_LINT_NKINDS; k++)
         if (fd_lint_harmful((fd_lint_kind)k))
@@ -374,7 +387,10 @@ static int cmd_lint(int argc, char **argv)
         printf("  (benign corpus: %zu files, %zu skipped as not UTF-8 text)\n", bfiles, bskipped);
     print_diag(&diag, stdout);
     fd_diag_free(&diag);
-    printf("%d warning%s\n", n, n == 1 ? "" : "s");
+    print_diag(&notes, stdout);
+    fd_diag_free(&notes);
+    printf("%d warning%s, %d hold-back note%s\n", n, n == 1 ? "" : "s", nnotes,
+           nnotes == 1 ? "" : "s");
     if (strict && harmful) {
         fflush(stdout);
         fprintf(stderr, "filterctl: %s: %zu warning%s of a harmful kind (--strict)\n", dir, harmful,
