@@ -714,7 +714,7 @@ static void reload_work_cb(uv_work_t *req)
     fd_diag diag = FD_DIAG_INIT;
     srv->reload_new = NULL;
     srv->reload_errors = NULL;
-    fd_ruleset_opts opts = {srv->cfg->cache_dir};
+    fd_ruleset_opts opts = {.cache_dir = srv->cfg->cache_dir};
     int rc = fd_ruleset_load_opts(srv->cfg->rules_dir, &opts, &srv->reload_new, &diag);
     if (rc != 0) {
         srv->reload_errors = fd_diag_join(&diag);
