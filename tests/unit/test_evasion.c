@@ -16,6 +16,9 @@ static const char *RULES = "@category A1.4\n"
                            "@match word\n"
                            "@id w.ass\nass\n"
                            "@id w.kill\nkill\n"
+                           "@id w.nigger\nnigger\n"
+                           "@id w.blowjob\nblow job\n"
+                           "@id zh.gun-sale\n出售枪支\n"
                            "@match normalized\n"
                            "@id re.weapon\n/枪支?(买卖|交易)/\n"
                            "@category A1.6\n"
@@ -91,6 +94,20 @@ static const evasion_case hits[] = {
     {"you ASS!", "w.ass", "ASS"},
     {"ＫＩＬＬ them", "w.kill", "ＫＩＬＬ"},
     {"我kill你", "w.kill", "kill"},
+    /* word view, separator noise inside the term (boundaries still hold) */
+    {"I will k.i.l.l you", "w.kill", "k.i.l.l"},
+    {"I kill you", "w.kill", "kill"},
+    {"the k i l l", "w.kill", "k i l l"},
+    {"you a s s", "w.ass", "a s s"},
+    {"a-s-s!", "w.ass", "a-s-s"},
+    {"n-i-g-g-e-r", "w.nigger", "n-i-g-g-e-r"},
+    {"ｋ.ｉ.ｌ.ｌ it", "w.kill", "ｋ.ｉ.ｌ.ｌ"},
+    {"k.\u200bi.l.l", "w.kill", "k.\u200bi.l.l"},
+    {"a blow-job", "w.blowjob", "blow-job"},
+    {"a blowjob", "w.blowjob", "blowjob"},
+    /* a normalized literal across a word gap needs both word boundaries */
+    {"f uck you", "en.fuck", "f uck"},
+    {"fu ck you", "en.fuck", "fu ck"},
     /* regex on normalized text (traditional, full-width) */
     {"槍支買賣", "re.weapon", "槍支買賣"},
     {"枪交易", "re.weapon", "枪交易"},
@@ -134,6 +151,22 @@ static const miss_case misses[] = {
     {"a first class assessment", "w.ass"},
     {"skill and killer instinct", "w.kill"},
     {"passage", "w.ass"},
+    {"Scunthorpe", NULL},
+    {"c l a s s", "w.ass"},
+    {"s k i l l", "w.kill"},
+    {"s.k.i.l.l", "w.kill"},
+    {"killer", "w.kill"},
+    {"was sick", "w.ass"},
+    {"has sent", "w.ass"},
+    {"a snowblow jobs", "w.blowjob"},
+    /* precision: a Latin literal does not match across a word gap */
+    {"the town of Uckfield", "en.fuck"},
+    {"snail bombs", "en.nail-bomb"},
+    {"jumbo mbira", "en.bomb"},
+    /* an ASCII comma or semicolon between Chinese clauses is a break */
+    {"出售,枪支", "zh.gun-sale"},
+    {"出售;枪支", "zh.gun-sale"},
+    {"爆炸,弹片飞溅", "zh.bomb"},
     /* allow suppression works on normalized text too */
     {"前方路口交通拥堵", NULL},
     {"前方路口交通拥堵", "zh.oral"},

@@ -501,7 +501,7 @@ int main(int argc, char **argv)
             if (hit)
                 off = (size_t)(hit - pool);
             else {
-                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 22))
+                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 21))
                     die("pool full", "");
                 off = pool_len;
                 memcpy(pool + pool_len, buf, (size_t)k);
@@ -509,6 +509,10 @@ int main(int argc, char **argv)
             }
             e |= 1u << 3 | (uint32_t)k << 4 | (uint32_t)off << 10;
         }
+        /* Wide word characters (East Asian Width W/F of the image, as the
+         * `word` view's boundary test sees them): bit 31. */
+        if (cls[c] == C_WORD && img[c].n > 0 && utf8proc_charwidth(img[c].cp[0]) == 2)
+            e |= 1u << 31;
         entry_of[c] = e;
     }
 
@@ -530,7 +534,8 @@ int main(int argc, char **argv)
      *    relies on ASCII word characters being exactly [0-9A-Za-z] with
      *    images [0-9a-z]: checked here, the build fails otherwise. */
     int max_growth = 1;
-    static uint8_t ident_bmp[0x10000 / 8], punct_bmp[0x10000 / 8], break_bmp[0x10000 / 8];
+    static uint8_t ident_bmp[0x10000 / 8], punct_bmp[0x10000 / 8], break_bmp[0x10000 / 8],
+        wide_bmp[0x10000 / 8];
     for (int32_t c = 0; c < NCP; c++) {
         if (FD_ENTRY_LEN(entry_of[c]) > 0) {
             int clen = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
@@ -538,8 +543,11 @@ int main(int argc, char **argv)
             if (g > max_growth)
                 max_growth = g;
         }
-        if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_WORD)
+        if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) &&
+            (entry_of[c] & ~(1u << 31)) == C_WORD)
             ident_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+        if (c < 0x10000 && (entry_of[c] >> 31))
+            wide_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
         if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_PUNCT)
             punct_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
         if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && cls[c] == C_BREAK &&
@@ -644,9 +652,11 @@ int main(int argc, char **argv)
         fprintf(h, "    %s = %d,\n", class_names[i], i);
     fprintf(h, "};\n\n");
     fprintf(h, "/* Entry: bits 0-2 class, bit 3 mapped (else the input bytes are copied),\n"
-               " * bits 4-9 image length, bits 10-31 offset of the image in fd_nt_pool. */\n"
+               " * bits 4-9 image length, bits 10-30 offset of the image in fd_nt_pool,\n"
+               " * bit 31 a wide (East Asian W/F) word character. */\n"
                "#define FD_NT_CLASS(e) ((e) & 7u)\n#define FD_NT_MAPPED(e) (((e) >> 3) & 1u)\n"
-               "#define FD_NT_LEN(e) (((e) >> 4) & 63u)\n#define FD_NT_OFF(e) ((e) >> 10)\n\n");
+               "#define FD_NT_LEN(e) (((e) >> 4) & 63u)\n#define FD_NT_OFF(e) (((e) >> 10) & "
+               "0x1FFFFFu)\n#define FD_NT_WIDE(e) ((e) >> 31)\n\n");
     fprintf(h, "extern const uint8_t fd_nt_ascii_class[128];\n");
     fprintf(h, "extern const char fd_nt_ascii_image[128];\n");
     fprintf(h, "extern const uint16_t fd_nt_stage1[%zu];\n", nb1);
@@ -662,7 +672,11 @@ int main(int argc, char **argv)
                "extern const uint8_t fd_nt_punct_bmp[8192];\n"
                "/* The same for class FD_NC_BREAK characters, mapped or not, whose image\n"
                " * is 1 to 4 bytes long (4 bytes can be read at any fd_nt_pool offset). */\n"
-               "extern const uint8_t fd_nt_break_bmp[8192];\n\n"
+               "extern const uint8_t fd_nt_break_bmp[8192];\n"
+               "/* Bit cp set: cp (below U+10000) is a wide word character. */\n"
+               "extern const uint8_t fd_nt_wide_bmp[8192];\n\n"
+               "static inline int fd_nt_wide_bmp_has(uint32_t cp) {\n"
+               "    return (fd_nt_wide_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
                "static inline int fd_nt_ident_bmp_has(uint32_t cp) {\n"
                "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
                "static inline int fd_nt_punct_bmp_has(uint32_t cp) {\n"
@@ -712,6 +726,9 @@ int main(int argc, char **argv)
     fprintf(o, "\n};\n\nconst uint8_t fd_nt_break_bmp[8192] = {");
     for (size_t i = 0; i < sizeof break_bmp; i++)
         fprintf(o, "%s%u,", i % 16 ? "" : "\n", break_bmp[i]);
+    fprintf(o, "\n};\n\nconst uint8_t fd_nt_wide_bmp[8192] = {");
+    for (size_t i = 0; i < sizeof wide_bmp; i++)
+        fprintf(o, "%s%u,", i % 16 ? "" : "\n", wide_bmp[i]);
     fprintf(o, "\n};\n");
     if (fclose(o) != 0)
         die("cannot write ", argv[3]);
