@@ -387,6 +387,13 @@ static FD_INLINE int word_start(const int K, const int S, machines *x, int wide)
     return g;
 }
 
+/* An apostrophe image: ' (also from ＇) or U+2019 ’. */
+static FD_INLINE int is_apostrophe(const char *img, uint32_t ilen)
+{
+    return (ilen == 1 && img[0] == '\'') ||
+           (ilen == 3 && img[0] == '\xE2' && img[1] == '\x80' && img[2] == '\x99');
+}
+
 /* STRIP: gap flags of an image of N bytes just written at O (first byte G,
  * the others 0). Up to 4 bytes are written (room is in OVERRUN). */
 static FD_INLINE void put_gap(uint8_t *gp, size_t o, uint32_t n, int g)
@@ -463,6 +470,10 @@ static FD_INLINE void step(const int K, const int S, machines *x, unsigned cls, 
                 x->term = 1;
             if (ilen == 1 && (img[0] == ',' || img[0] == ';'))
                 x->clause = 1;
+            /* An apostrophe after a word of 2 or more characters ends it:
+             * contractions (`who're`, `we'll`) are two words, not noise. */
+            if (x->seg >= 2 && is_apostrophe(img, ilen))
+                x->brk = 1;
         }
         if (K && ilen) {
             keep_flush(x);
@@ -538,8 +549,11 @@ static FD_INLINE uint32_t decode3(const uint8_t *p)
  *     - a blank follows a weak terminator in it and the word before it has
  *       at least 2 characters (seg >= 2 at the blank: seg only changes at
  *       words). Only runs up to FD_NORM_MAX_NOISE long need this test, so
- *       a terminator up to FD_NORM_MAX_NOISE - 1 places back is enough.
- *     (No ASCII character is a strong terminator.)
+ *       a terminator up to FD_NORM_MAX_NOISE - 1 places back is enough,
+ *       or it holds an apostrophe and the word before it has at least 2
+ *       characters.
+ *     (No ASCII character is a strong terminator, and the comma rule
+ *     between wide characters never applies: the next word is ASCII.)
  * "Run R holds a bit of F" for all runs at once: with F a subset of the
  * run mask R, R + F carries from each such bit to just past its run, so
  * (R + F) & ~R has a bit exactly at the word after each run holding F.
@@ -616,7 +630,7 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
                                      uint32_t *sm, uint8_t *sg, wcur *x, const uint8_t *p,
                                      uint32_t at)
 {
-    uint64_t W = 0, BL = 0, NL = 0, TM = 0, CUT = 0;
+    uint64_t W = 0, BL = 0, NL = 0, TM = 0, AP = 0, CUT = 0;
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
         __m128i bl = is_blank(v), nl = in_range(v, '\n', '\r');
@@ -635,6 +649,7 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
                 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, V8('.')), _mm_cmpeq_epi8(v, V8('?'))),
                              in_range(v, ':', ';')));
             TM |= mask16(tm, k);
+            AP |= mask16(_mm_cmpeq_epi8(v, V8('\'')), k);
         }
     }
     /* The prefix: up to the first cut byte, ending with a word byte. */
@@ -648,6 +663,7 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
     BL &= valid;
     NL &= valid;
     TM &= valid;
+    AP &= valid;
 
     if (K) {
         /* Gaps: white space bytes after the first of their run. */
@@ -676,7 +692,7 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
         /* Runs starting after a word of >= 2 characters (seg carries in). */
         uint64_t seg2 = (W << 1) & (W << 2);
         seg2 |= (uint64_t)(x->seg >= 2) | ((W & (uint64_t)(x->seg >= 1)) << 1);
-        uint64_t brk = ((R + (NL | lng)) | ((R + (BL & tp)) & (R + (rs & seg2)))) & ~R;
+        uint64_t brk = ((R + (NL | lng)) | ((R + ((BL & tp) | AP)) & (R + (rs & seg2)))) & ~R;
         uint64_t start = W & ~(W << 1), end = W & ~(W >> 1);
         char *t = st + x->so;
         uint32_t *m = sm + x->so;
@@ -995,8 +1011,11 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             x.ko = copy3(x.kt, x.km, x.ko, s, i, len, at);
                             x.kany = 1;
                         }
-                        if (S)
+                        if (S) {
                             strip_sep(&x, at, 3);
+                            if (cp == 0x2019 && x.seg >= 2) /* ’: see step() */
+                                x.brk = 1;
+                        }
                         i += 3;
                     } else if ((cp = decode3(s + i)) != 0) {
                         uint32_t e = fd_nt_lookup(cp);

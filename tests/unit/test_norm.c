@@ -180,6 +180,9 @@ static const ncase strip_breaks[] = {
     /* an ASCII comma or semicolon between two wide characters */
     {"出售,枪支", "出售\n枪支", "0 0 0 3 3 3 6 7 7 7 10 10 10"},
     {"出售;枪支", "出售\n枪支", "0 0 0 3 3 3 6 7 7 7 10 10 10"},
+    /* an apostrophe after a word of 2 or more characters: contractions */
+    {"who're", "who\nre", "0 1 2 3 4 5"},
+    {"who\u2019re", "who\nre", "0 1 2 3 6 7"},
     /* edges: leading and trailing runs vanish, never a leading/trailing break */
     {"  bomb!! ", "bomb", "2 3 4 5"},
     {"。炸弹。", "炸弹", "3 3 3 6 6 6"},
@@ -192,6 +195,8 @@ static const ncase strip_breaks[] = {
     {"炸!弹", "炸弹", "0 0 0 4 4 4"},
     {"a,炸", "a炸", "0 2 2 2"}, /* the comma rule needs wide on both sides */
     {"3,000", "3000", "0 2 3 4"},
+    {"I'll", "ill", "0 2 3"}, /* an apostrophe after one letter is noise */
+    {"f'u'c'k", "fuck", "0 2 4 6"},
 };
 
 /* Gap flags (STRIP): 1 on the first byte of a word character after noise. */
@@ -813,7 +818,9 @@ static inline size_t ref_put(char *t, uint32_t *m, size_t o, const char *img, ui
  *     long (so `U.S. Army`, `f. u. c. k` stay noise), or
  *   - it is longer than FD_NORM_MAX_NOISE characters, or
  *   - it contains an ASCII clause mark , or ; and lies between two wide
- *     word characters.
+ *     word characters, or
+ *   - it contains an apostrophe (' or U+2019) and the word before it is at
+ *     least 2 characters long.
  * Runs at the start or end of the text are dropped. gap[i] is 1 for the
  * first byte of a word character after a dropped (noise) run, else 0.
  */
@@ -922,6 +929,9 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
         default: /* FD_NC_PUNCT */
             if (!run++)
                 run_at = at, run_len = c.clen;
+            if (seg >= 2 && ((c.ilen == 1 && c.img[0] == '\'') ||
+                             (c.ilen == 3 && memcmp(c.img, "\xE2\x80\x99", 3) == 0)))
+                run_brk = 1;
             break;
         }
         i += c.clen;
