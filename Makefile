@@ -17,9 +17,14 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Start the daemon in the foreground with the bundled rules.
+# Start the daemon in the foreground with the bundled rules, recording every
+# decision in an audit log in the build directory (RUN_AUDIT), so that
+# `filterctl audit report` has something to show from the first run.
+RUN_AUDIT ?= $(CURDIR)/$(BUILD)/audit.log
 run: build
-	./$(BUILD)/filterd --foreground --rules rules $(RUN_ARGS)
+	@echo "make run: audit log (every decision): $(RUN_AUDIT)"
+	@echo "make run: report: ./$(BUILD)/filterctl audit report $(RUN_AUDIT) --html $(BUILD)/report.html"
+	./$(BUILD)/filterd --foreground --rules rules --audit $(RUN_AUDIT) --audit-level all $(RUN_ARGS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -76,7 +81,7 @@ bench-quick: bench-build
 # frame pointers), rerun the artifact with ASAN_OPTIONS=fast_unwind_on_malloc=0.
 BUILD_FUZZ     ?= build-fuzz
 FUZZ_SECONDS   ?= 60
-FUZZ_HARNESSES ?= fuzz_rules fuzz_scan fuzz_stream fuzz_audit_verify fuzz_proto
+FUZZ_HARNESSES ?= fuzz_rules fuzz_scan fuzz_stream fuzz_audit_verify fuzz_proto fuzz_http
 FUZZ_ARGS      ?=
 # A rule directory (e.g. rules) for fuzz_scan/fuzz_stream instead of their fixed set.
 FUZZ_RULES     ?=

@@ -116,6 +116,50 @@ int bench_msgs_load(size_t size, size_t max, bench_msgs *out)
     return 0;
 }
 
+int bench_paras_load(int zh, size_t max, size_t maxlen, bench_msgs *out)
+{
+    static const char *zhf[] = {"chinese", "tang300", "song100"};
+    static const char *enf[] = {"wisdom",    "computers", "science", "literature", "people",
+                                "humorists", "politics",  "work",    "education",  "fortunes"};
+    const char **files = zh ? zhf : enf;
+    size_t nfiles = zh ? 3 : 10;
+    memset(out, 0, sizeof *out);
+    out->msg = calloc(max, sizeof *out->msg);
+    out->len = calloc(max, sizeof *out->len);
+    /* Round-robin over the files, so every collection is represented. */
+    char *text[10] = {0};
+    size_t tlen[10] = {0}, off[10] = {0};
+    char path[512];
+    for (size_t f = 0; f < nfiles; f++) {
+        snprintf(path, sizeof path, FORTUNES "/%s", files[f]);
+        text[f] = slurp(path, &tlen[f]);
+    }
+    for (int progress = 1; progress && out->n < max;) {
+        progress = 0;
+        for (size_t f = 0; f < nfiles && out->n < max; f++) {
+            if (!text[f] || off[f] >= tlen[f])
+                continue;
+            progress = 1;
+            /* One fortune: up to a line holding only "%". */
+            char *b = text[f] + off[f], *e = strstr(b, "\n%\n");
+            size_t l = e ? (size_t)(e - b) : tlen[f] - off[f];
+            off[f] += l + (e ? 3 : 0);
+            while (l && (b[0] == '\n' || b[0] == '%'))
+                b++, l--;
+            if (l < 8 || l > maxlen || memchr(b, '\x1b', l) || memchr(b, '\b', l))
+                continue;
+            out->msg[out->n] = malloc(l + 1);
+            memcpy(out->msg[out->n], b, l);
+            out->msg[out->n][l] = '\0';
+            out->len[out->n++] = l;
+            out->total += l;
+        }
+    }
+    for (size_t f = 0; f < nfiles; f++)
+        free(text[f]);
+    return out->n ? 0 : -1;
+}
+
 void bench_msgs_free(bench_msgs *m)
 {
     for (size_t i = 0; i < m->n; i++)

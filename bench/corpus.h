@@ -24,6 +24,11 @@ typedef struct bench_msgs {
 int bench_msgs_load(size_t size, size_t max, bench_msgs *out);
 void bench_msgs_free(bench_msgs *m);
 
+/* Whole fortunes (one paragraph each, as written) of fortunes-zh (ZH) or
+ * of the English fortunes, at most MAX of them and each at most MAXLEN
+ * bytes. Returns 0 or -1 (no corpus). */
+int bench_paras_load(int zh, size_t max, size_t maxlen, bench_msgs *out);
+
 typedef struct bench_keywords {
     char **kw; /* NUL-terminated UTF-8 keywords */
     size_t n;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "corpus.h"
+#include "lag.h"
 #include "ruleset_int.h"
 #include "scan.h"
 #include "stream.h"
@@ -180,6 +181,7 @@ typedef struct stream_ctx {
     fd_result res;
     size_t chunk;
     size_t state_bytes; /* fd_stream_bytes() before close, last seen */
+    fd_stream_policy pol;
 } stream_ctx;
 
 static int run_stream(void *vctx, const char *text, size_t len)
@@ -189,6 +191,7 @@ static int run_stream(void *vctx, const char *text, size_t len)
     uint64_t rel = 0;
     if (fd_stream_open(c->rs, c->s, 0, &st))
         return 0;
+    fd_stream_set_policy(st, c->pol);
     for (size_t off = 0; off < len && !fd_stream_blocked(st); off += c->chunk)
         fd_stream_feed(st, c->s, text + off, len - off < c->chunk ? len - off : c->chunk, &c->res,
                        &rel);
@@ -201,6 +204,7 @@ static int run_stream(void *vctx, const char *text, size_t len)
 typedef struct srow {
     const char *set;
     size_t chunk;
+    fd_stream_policy pol;
     figure f;
     double ns_per_chunk;
     size_t state_bytes, hs_state;
@@ -229,22 +233,152 @@ static void json_fig(FILE *j, const char *name, const figure *f)
         fprintf(j, "\"%s\": null", name);
 }
 
+static void print_lag(const char *set, const char *corpus, const char *pol, const lag_stats *l)
+{
+    printf("%-8s %-11s %-7s | %7zu %7zu %7zu | %6u %6u %6u | %8zu\n", set, corpus, pol, l->streams,
+           l->blocked, l->samples, l->median, l->p99, l->max, l->mid_char);
+}
+
+static void json_lag(FILE *j, int *first, const char *set, const char *corpus, const char *pol,
+                     const lag_stats *l)
+{
+    if (!j)
+        return;
+    fprintf(j,
+            "%s{\"set\": \"%s\", \"corpus\": \"%s\", \"policy\": \"%s\", \"streams\": %zu, "
+            "\"blocked\": %zu, \"chunks\": %zu, \"lag_median\": %u, \"lag_p99\": %u, "
+            "\"lag_max\": %u, \"mid_char\": %zu}\n",
+            *first ? "" : ",", set, corpus, pol, l->streams, l->blocked, l->samples, l->median,
+            l->p99, l->max, l->mid_char);
+    *first = 0;
+}
+
+/*
+ * Release lag and block-report delay (lag.c) for the bundled rules and a
+ * 65,536-keyword list shaped like a Chinese vendor list, both policies.
+ */
+static int lag_section(const char *bundled, int quick, FILE *j)
+{
+    bench_msgs zh, en;
+    size_t max = quick ? 300 : 1000;
+    if (bench_paras_load(1, max, 4096, &zh) || bench_paras_load(0, max, 4096, &en)) {
+        fprintf(stderr, "fd_bench: no fortunes corpus (install fortunes, fortunes-zh)\n");
+        return 1;
+    }
+    printf("\n== stream release: fortunes in chunks of 3 characters; lag = bytes received - "
+           "released, after each chunk\n");
+    printf("%-8s %-11s %-7s | %7s %7s %7s | %6s %6s %6s | %8s\n", "set", "corpus", "policy",
+           "streams", "blocked", "chunks", "median", "p99", "max", "mid-char");
+    if (j)
+        fprintf(j, ",\n\"lag\": [\n");
+    int first = 1;
+    struct {
+        const char *name;
+        fd_ruleset *rs;
+        bench_keywords kw;
+    } sets[2] = {{"bundled", NULL, {0}}, {"vendor65k", NULL, {0}}};
+    if (bundled) {
+        fd_diag diag = FD_DIAG_INIT;
+        if (fd_ruleset_load(bundled, &sets[0].rs, &diag))
+            sets[0].rs = NULL;
+        fd_diag_free(&diag);
+        if (sets[0].rs)
+            block_keywords(sets[0].rs, &sets[0].kw);
+    }
+    size_t dropped = 0;
+    sets[1].rs = vendor_make(65536, &zh, &en, &sets[1].kw, &dropped);
+    block_stats bs[2][2];
+    int have_bs[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (!sets[k].rs)
+            continue;
+        fd_scratch *s = NULL;
+        if (fd_scratch_new(sets[k].rs, &s))
+            continue;
+        for (int c = 0; c < 2; c++)
+            for (int p = 0; p < 2; p++) {
+                lag_stats l;
+                fd_stream_policy pol = p ? FD_STREAM_EXACT : FD_STREAM_WIDEST;
+                lag_run(sets[k].rs, s, c ? &en : &zh, pol, &l);
+                print_lag(sets[k].name, c ? "fortunes" : "fortunes-zh", p ? "exact" : "widest", &l);
+                json_lag(j, &first, sets[k].name, c ? "fortunes" : "fortunes-zh",
+                         p ? "exact" : "widest", &l);
+            }
+        /* Chinese and English paragraphs alternate as hosts of the keyword. */
+        bench_msgs mix = {0};
+        mix.n = zh.n < en.n ? 2 * zh.n : 2 * en.n;
+        mix.msg = calloc(mix.n ? mix.n : 1, sizeof *mix.msg);
+        mix.len = calloc(mix.n ? mix.n : 1, sizeof *mix.len);
+        for (size_t i = 0; i < mix.n; i++) {
+            const bench_msgs *m = i % 2 ? &en : &zh;
+            mix.msg[i] = m->msg[i / 2];
+            mix.len[i] = m->len[i / 2];
+        }
+        for (int p = 0; p < 2; p++)
+            block_run(sets[k].rs, s, &mix, &sets[k].kw, quick ? 500 : 2000,
+                      p ? FD_STREAM_EXACT : FD_STREAM_WIDEST, &bs[k][p]);
+        have_bs[k] = 1;
+        free(mix.msg);
+        free(mix.len);
+        fd_scratch_free(s);
+    }
+    if (sets[1].rs)
+        printf("(vendor65k: %zu keywords, %zu dropped for matching the benign corpus)\n",
+               sets[1].kw.n, dropped);
+    printf("\n== block report: a block keyword at a random position, chunks of 3 characters; "
+           "delay = bytes received at the report - match end\n");
+    printf("%-10s %-7s | %6s | %6s %6s %6s | %6s %7s\n", "set", "policy", "texts", "median", "p99",
+           "max", "late", "missed");
+    if (j)
+        fprintf(j, "],\n\"block_report\": [\n");
+    first = 1;
+    for (int k = 0; k < 2; k++)
+        for (int p = 0; p < 2 && have_bs[k]; p++) {
+            const block_stats *b = &bs[k][p];
+            printf("%-10s %-7s | %6zu | %6u %6u %6u | %6zu %7zu\n", sets[k].name,
+                   p ? "exact" : "widest", b->texts, b->median, b->p99, b->max, b->late, b->missed);
+            if (j)
+                fprintf(j,
+                        "%s{\"set\": \"%s\", \"policy\": \"%s\", \"texts\": %zu, "
+                        "\"delay_median\": %u, \"delay_p99\": %u, \"delay_max\": %u, \"late\": "
+                        "%zu, \"missed\": %zu}\n",
+                        first ? "" : ",", sets[k].name, p ? "exact" : "widest", b->texts, b->median,
+                        b->p99, b->max, b->late, b->missed);
+            first = 0;
+        }
+    if (j)
+        fprintf(j, "]");
+    printf("(late: reported after the chunk that brings 64 bytes past the match's end; target "
+           "0 with exact)\n");
+    for (int k = 0; k < 2; k++) {
+        fd_ruleset_unref(sets[k].rs);
+        bench_keywords_free(&sets[k].kw);
+    }
+    bench_msgs_free(&zh);
+    bench_msgs_free(&en);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int quick = 0;
+    int quick = 0, lag_only = 0;
     const char *json = NULL, *bundled = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
+        else if (!strcmp(argv[i], "--lag-only"))
+            lag_only = 1;
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
         else if (!strcmp(argv[i], "--rules") && i + 1 < argc)
             bundled = argv[++i];
         else {
-            fprintf(stderr, "usage: fd_bench [--quick] [--rules DIR] [--json FILE]\n");
+            fprintf(stderr, "usage: fd_bench [--quick] [--lag-only] [--rules DIR] [--json FILE]\n");
             return 64;
         }
     }
+    if (lag_only)
+        return lag_section(bundled, quick, NULL);
     double budget = quick ? 0.25 : 1.0;
     size_t sizes_full[] = {256, 1024, 4096}, sizes_quick[] = {1024};
     size_t *sizes = quick ? sizes_quick : sizes_full;
@@ -360,14 +494,17 @@ int main(int argc, char **argv)
         if ((si < nsets && sets[si] == 10000) || si == nsets) {
             size_t mi = nsizes > 1 ? 1 : 0;
             size_t chunks[] = {16, 64};
-            for (size_t ci = 0; ci < 2; ci++) {
-                stream_ctx sc = {rs, fc.s, {0}, chunks[ci], 0};
+            for (size_t ci = 0; ci < 4; ci++) {
+                /* Each chunk size with the baseline policy, then the exact one. */
+                stream_ctx sc = {
+                    rs, fc.s, {0}, chunks[ci / 2], 0, ci % 2 ? FD_STREAM_EXACT : FD_STREAM_WIDEST};
                 fd_result_init(&sc.res);
                 srow *w = &srows[nsrows++];
                 w->set = name;
-                w->chunk = chunks[ci];
+                w->chunk = chunks[ci / 2];
+                w->pol = sc.pol;
                 w->f = measure(run_stream, &sc, &msgs[mi], budget);
-                double per_msg_chunks = (double)msgs[mi].total / msgs[mi].n / chunks[ci];
+                double per_msg_chunks = (double)msgs[mi].total / msgs[mi].n / w->chunk;
                 w->ns_per_chunk = w->f.ns_per_msg / per_msg_chunks;
                 w->state_bytes = sc.state_bytes;
                 w->hs_state = fd_ruleset_stream_state_bytes(rs);
@@ -412,18 +549,28 @@ int main(int argc, char **argv)
         printf("\n");
     }
     printf("\n== streams: messages of ~1 KiB fed in chunks, one thread\n");
-    printf("%-8s %6s | %9s | %12s | %12s | %14s\n", "set", "chunk", "MB/s", "ns/chunk",
-           "bytes/stream", "of which HS");
-    for (size_t i = 0; i < nsrows; i++)
-        printf("%-8s %6zu | %9.1f | %12.0f | %12zu | %14zu\n", srows[i].set, srows[i].chunk,
-               srows[i].f.mbps, srows[i].ns_per_chunk, srows[i].state_bytes, srows[i].hs_state);
+    printf("(policy: widest = the widest rule's hold-back, the old release; exact = from the "
+           "state of the text; x = exact/widest)\n");
+    printf("%-8s %6s %-7s | %9s | %12s | %6s | %12s | %14s\n", "set", "chunk", "policy", "MB/s",
+           "ns/chunk", "x", "bytes/stream", "of which HS");
+    for (size_t i = 0; i < nsrows; i++) {
+        printf("%-8s %6zu %-7s | %9.1f | %12.0f |", srows[i].set, srows[i].chunk,
+               srows[i].pol == FD_STREAM_WIDEST ? "widest" : "exact", srows[i].f.mbps,
+               srows[i].ns_per_chunk);
+        if (srows[i].pol == FD_STREAM_EXACT && i > 0)
+            printf(" %6.2f |", srows[i].ns_per_chunk / srows[i - 1].ns_per_chunk);
+        else
+            printf(" %6s |", "");
+        printf(" %12zu | %14zu\n", srows[i].state_bytes, srows[i].hs_state);
+    }
     if (j) {
         fprintf(j, "],\n\"streams\": [\n");
         for (size_t i = 0; i < nsrows; i++)
             fprintf(j,
-                    "%s{\"set\": \"%s\", \"chunk\": %zu, \"mb_s\": %.2f, "
+                    "%s{\"set\": \"%s\", \"chunk\": %zu, \"policy\": \"%s\", \"mb_s\": %.2f, "
                     "\"ns_chunk\": %.0f, \"bytes_stream\": %zu, \"hs_state\": %zu}\n",
-                    i ? "," : "", srows[i].set, srows[i].chunk, srows[i].f.mbps,
+                    i ? "," : "", srows[i].set, srows[i].chunk,
+                    srows[i].pol == FD_STREAM_WIDEST ? "widest" : "exact", srows[i].f.mbps,
                     srows[i].ns_per_chunk, srows[i].state_bytes, srows[i].hs_state);
         fprintf(j, "],\n\"hotpath\": [\n");
         for (size_t i = 0; i < nrows; i++) {
@@ -439,9 +586,15 @@ int main(int argc, char **argv)
             json_fig(j, "memmem_loop", &w->d);
             fprintf(j, "}\n");
         }
-        fprintf(j, "]\n}\n");
+        fprintf(j, "]");
+    }
+    int lr = lag_section(bundled, quick, j);
+    if (j) {
+        fprintf(j, "\n}\n");
         fclose(j);
     }
+    if (lr)
+        return 1;
     for (size_t i = 0; i < nsizes; i++)
         bench_msgs_free(&msgs[i]);
     return 0;

@@ -1,7 +1,8 @@
 /*
- * cmd_audit.c — `filterctl audit verify FILE...` and `filterctl audit stats
- * FILE... [--since TIME] [--json] [--rules DIR]` (SPEC §4). No daemon
- * involved: both read audit files written by filterd --audit.
+ * cmd_audit.c — `filterctl audit verify|stats|find|report FILE...` (SPEC
+ * §1, §4): the argument parsing of all four, and verify and stats. No
+ * daemon involved: all read audit files written by filterd --audit, plain
+ * or gzip-compressed (stats, find, report; see audit_common.h).
  *
  *   verify  the files, in the order given, as one chain (the engine's
  *           fd_audit_verify: every line a JSON object, seq increasing,
@@ -11,197 +12,51 @@
  *   stats   counts over the records of all files: per op, per decision,
  *           per category (records with a counted match in it), per rule
  *           (matches; the table shows the top 10, --json all of them).
- *           --since TIME counts only records whose ts is at or after TIME
- *           (RFC 3339, e.g. 2026-11-01T00:00:00Z or +08:00; a bare date
- *           means its midnight UTC). --rules DIR names the categories from
- *           DIR/categories.tsv. Lines that are not records are counted as
- *           "unparsed", never fatal: stats is for reading, verify is for
- *           trusting.
+ *           --since/--until TIME count only records whose ts is in
+ *           [since, until) (RFC 3339, e.g. 2026-11-01T00:00:00Z or +08:00;
+ *           a bare date means its midnight UTC). --rules DIR names the
+ *           categories from DIR/categories.tsv. Lines that are not records
+ *           are counted as "unparsed", never fatal: stats is for reading,
+ *           verify is for trusting.
+ *   find    audit_find.c;  report  audit_report.c.
  * Exit 64 on usage errors, 70 when a file cannot be read.
  */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "audit_common.h"
 #include "auditlog.h"
 #include "fd_error.h"
 #include "filterctl.h"
+#include "hash.h"
 
 static void usage(FILE *f)
 {
     fputs("usage: filterctl audit verify FILE...\n"
           "           check the files, in order, as one hash chain (JSON, seq, prev);\n"
           "           exit 0 if intact, 1 naming the first bad line as FILE:LINE\n"
-          "       filterctl audit stats FILE... [--since TIME] [--json] [--rules DIR]\n"
-          "           records per op, decision, category and rule (top 10; --json: all);\n"
-          "           --since: only records at or after TIME (RFC 3339, or a date);\n"
-          "           --rules: name categories from DIR/categories.tsv\n"
-          "exit status: 0 ok, 1 verify found a bad line, 64 usage error, 70 unreadable file\n",
+          "       filterctl audit stats FILE... [--since T] [--until T] [--json] [--rules DIR]\n"
+          "           records per op, decision, category and rule (top 10; --json: all)\n"
+          "       filterctl audit find FILE... [--id ID] [--sha256 HEX] [--text TEXT]\n"
+          "                                    [--since T] [--until T]\n"
+          "           print the records (JSON lines, as stored) that match every filter;\n"
+          "           --text is hashed here (SHA-256) and compared with sha256;\n"
+          "           exit 0 found, 1 none found\n"
+          "       filterctl audit report FILE... [--html OUT] [--json] [--rules DIR]\n"
+          "                                      [--since T] [--until T]\n"
+          "           a compliance report: --html writes one self-contained HTML file,\n"
+          "           --json prints the same figures; exit 0, or 1 if a chain is broken\n"
+          "FILE: oldest first, plain or .gz ('-': stdin; verify: plain files only).\n"
+          "T: RFC 3339 (2026-11-01T00:00:00+08:00) or a date (midnight UTC); --since is\n"
+          "inclusive, --until exclusive. --rules DIR: category names from\n"
+          "DIR/categories.tsv (report: default as filterd --rules).\n"
+          "exit status: 0 ok, 1 see above, 64 usage error, 70 unreadable file\n",
           f);
-}
-
-/* ---- time --------------------------------------------------------------- */
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/*
- * RFC 3339 date-time ("2026-11-22T10:15:06.123456Z", offsets "+08:00",
- * 't'/' ' separators, 'z') or a full date ("2026-11-22", midnight UTC) to
- * microseconds since the epoch. Returns 0 or -1.
- */
-static int parse_time(const char *s, int64_t *us)
-{
-    int Y, M, D, h = 0, m = 0, sec = 0;
-    if (strlen(s) < 10 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || M < 1 || M > 12 || D < 1 || D > 31)
-        return -1;
-    const char *p = s + 10;
-    int64_t frac = 0, off = 0;
-    if (*p) {
-        if ((*p != 'T' && *p != 't' && *p != ' ') || digits(p + 1, 2, &h) || p[3] != ':' ||
-            digits(p + 4, 2, &m) || p[6] != ':' || digits(p + 7, 2, &sec) || h > 23 || m > 59 ||
-            sec > 60)
-            return -1;
-        p += 9;
-        if (*p == '.') {
-            int n = 0;
-            for (p++; *p >= '0' && *p <= '9'; p++, n++)
-                if (n < 6)
-                    frac = frac * 10 + (*p - '0');
-            if (n == 0)
-                return -1;
-            for (; n < 6; n++)
-                frac *= 10;
-        }
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            int oh, om;
-            if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-                return -1;
-            off = (int64_t)(oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
-            p += 6;
-        } else {
-            return -1;
-        }
-        if (*p)
-            return -1;
-    }
-    struct tm tm = {.tm_year = Y - 1900,
-                    .tm_mon = M - 1,
-                    .tm_mday = D,
-                    .tm_hour = h,
-                    .tm_min = m,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *us = ((int64_t)t - off) * 1000000 + frac;
-    return 0;
-}
-
-/* ---- a small string -> counters table ----------------------------------- */
-
-typedef struct entry {
-    char *key;
-    char *category; /* rules: the category of its first match */
-    char *src;      /* rules: FILE:LINE of its first match */
-    uint64_t count; /* categories: records; rules: matches */
-    uint64_t records;
-} entry;
-
-typedef struct table {
-    entry *e;
-    size_t n, cap; /* open addressing, cap a power of two */
-} table;
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* The entry of KEY, created if missing; NULL when out of memory. */
-static entry *table_get(table *t, const char *key)
-{
-    if (2 * (t->n + 1) > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        entry *e = calloc(cap, sizeof *e);
-        if (!e)
-            return NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->e[i].key)
-                continue;
-            size_t j = fnv1a(t->e[i].key) & (cap - 1);
-            while (e[j].key)
-                j = (j + 1) & (cap - 1);
-            e[j] = t->e[i];
-        }
-        free(t->e);
-        t->e = e;
-        t->cap = cap;
-    }
-    size_t j = fnv1a(key) & (t->cap - 1);
-    while (t->e[j].key) {
-        if (strcmp(t->e[j].key, key) == 0)
-            return &t->e[j];
-        j = (j + 1) & (t->cap - 1);
-    }
-    t->e[j].key = strdup(key);
-    if (!t->e[j].key)
-        return NULL;
-    t->n++;
-    return &t->e[j];
-}
-
-static void table_free(table *t)
-{
-    for (size_t i = 0; i < t->cap; i++) {
-        free(t->e[i].key);
-        free(t->e[i].category);
-        free(t->e[i].src);
-    }
-    free(t->e);
-}
-
-static int by_count(const void *a, const void *b)
-{
-    const entry *x = *(entry *const *)a, *y = *(entry *const *)b;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    return strcmp(x->key, y->key);
-}
-
-static int by_key(const void *a, const void *b)
-{
-    return strcmp((*(entry *const *)a)->key, (*(entry *const *)b)->key);
-}
-
-static entry **table_sorted(const table *t)
-{
-    entry **v = malloc((t->n ? t->n : 1) * sizeof *v);
-    if (!v)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->e[i].key)
-            v[k++] = &t->e[i];
-    qsort(v, k, sizeof *v, by_count);
-    return v;
 }
 
 /* ---- verify ------------------------------------------------------------- */
@@ -249,164 +104,33 @@ static int cmd_verify(char **files, int n)
 
 /* ---- stats -------------------------------------------------------------- */
 
-typedef struct counts {
-    uint64_t records, unparsed, skipped; /* skipped: before --since */
-    uint64_t ops[3];                     /* check, stream, other */
-    uint64_t decisions[4];               /* allow, flag, block, other */
-    char first_ts[40], last_ts[40];
-    int64_t first_us, last_us;
-    table cats, rules;
-    table names; /* --rules: category id -> name (in src) */
-} counts;
-
-static const char *const decision_names[] = {"allow", "flag", "block", "other"};
-
-static void set_str(char **dst, const char *s)
-{
-    if (!*dst && s)
-        *dst = strdup(s);
-}
-
-/* Count one record; 0, or -1 when out of memory. */
-static int count_record(counts *c, const cJSON *j, int64_t since)
-{
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(j, "ts");
-    int64_t t = 0;
-    bool have_t = cJSON_IsString(ts) && parse_time(ts->valuestring, &t) == 0;
-    if (since != INT64_MIN && (!have_t || t < since)) {
-        c->skipped++;
-        return 0;
-    }
-    c->records++;
-    if (have_t) {
-        if (!c->first_ts[0] || t < c->first_us) {
-            c->first_us = t;
-            snprintf(c->first_ts, sizeof c->first_ts, "%s", ts->valuestring);
-        }
-        if (!c->last_ts[0] || t > c->last_us) {
-            c->last_us = t;
-            snprintf(c->last_ts, sizeof c->last_ts, "%s", ts->valuestring);
-        }
-    }
-    const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "op"));
-    c->ops[op && strcmp(op, "check") == 0 ? 0 : op && strcmp(op, "stream") == 0 ? 1 : 2]++;
-    const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "decision"));
-    int di = 3;
-    for (int i = 0; i < 3; i++)
-        if (d && strcmp(d, decision_names[i]) == 0)
-            di = i;
-    c->decisions[di]++;
-
-    /* categories count records (once each), rules count matches */
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "matches");
-    const cJSON *m;
-    cJSON_ArrayForEach(m, ms)
-    {
-        const char *rule = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "rule"));
-        const char *cat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "category"));
-        const char *src = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "src"));
-        if (cat) {
-            bool seen = false;
-            for (const cJSON *p = ms->child; p != m; p = p->next) {
-                const char *pc =
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "category"));
-                if (pc && strcmp(pc, cat) == 0) {
-                    seen = true;
-                    break;
-                }
-            }
-            if (!seen) {
-                entry *e = table_get(&c->cats, cat);
-                if (!e)
-                    return -1;
-                e->count++;
-            }
-        }
-        if (rule) {
-            entry *e = table_get(&c->rules, rule);
-            if (!e)
-                return -1;
-            e->count++;
-            set_str(&e->category, cat);
-            set_str(&e->src, src);
-        }
-    }
-    return 0;
-}
-
-/* Read DIR/categories.tsv into c->names (id -> English name). */
-static int load_names(counts *c, const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/categories.tsv", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "filterctl: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        char *f1 = strchr(line, '\t');
-        if (!f1 || line[0] == '#')
-            continue;
-        *f1++ = '\0';
-        char *f2 = strchr(f1, '\t');
-        char *en = f2 ? f2 + 1 : f1;
-        char *f3 = strchr(en, '\t');
-        if (f3)
-            *f3 = '\0';
-        entry *e = table_get(&c->names, line);
-        if (e)
-            set_str(&e->src, en);
-    }
-    free(line);
-    fclose(f);
-    return 0;
-}
-
-static const char *cat_name(counts *c, const char *id)
-{
-    if (!c->names.n)
-        return NULL;
-    size_t j = fnv1a(id) & (c->names.cap - 1);
-    while (c->names.e[j].key) {
-        if (strcmp(c->names.e[j].key, id) == 0)
-            return c->names.e[j].src;
-        j = (j + 1) & (c->names.cap - 1);
-    }
-    return NULL;
-}
-
-static void print_json(counts *c, entry **cats, entry **rules)
+static void print_json(fa_stats *c, const fa_table *names, fa_entry **cats, fa_entry **rules)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "records", (double)c->records);
     cJSON_AddNumberToObject(o, "unparsed", (double)c->unparsed);
-    cJSON_AddNumberToObject(o, "before_since", (double)c->skipped);
+    cJSON_AddNumberToObject(o, "before_since", (double)c->before_since);
+    if (c->until != FA_NO_TIME)
+        cJSON_AddNumberToObject(o, "after_until", (double)c->after_until);
     if (c->first_ts[0]) {
         cJSON_AddStringToObject(o, "first_ts", c->first_ts);
         cJSON_AddStringToObject(o, "last_ts", c->last_ts);
     }
     cJSON *ops = cJSON_AddObjectToObject(o, "ops");
-    cJSON_AddNumberToObject(ops, "check", (double)c->ops[0]);
-    cJSON_AddNumberToObject(ops, "stream", (double)c->ops[1]);
-    if (c->ops[2])
-        cJSON_AddNumberToObject(ops, "other", (double)c->ops[2]);
+    for (int i = 0; i < FA_NOPS; i++)
+        if (i < FA_OP_PROXY || c->ops[i])
+            cJSON_AddNumberToObject(ops, fa_op_names[i], (double)c->ops[i]);
     cJSON *ds = cJSON_AddObjectToObject(o, "decisions");
-    for (int i = 0; i < 4; i++)
-        if (i < 3 || c->decisions[i])
-            cJSON_AddNumberToObject(ds, decision_names[i], (double)c->decisions[i]);
+    for (int i = 0; i < FA_NDEC; i++)
+        if (i < FA_OTHER || c->decisions[i])
+            cJSON_AddNumberToObject(ds, fa_decision_names[i], (double)c->decisions[i]);
     cJSON *cs = cJSON_AddArrayToObject(o, "categories");
     for (size_t i = 0; i < c->cats.n; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "category", cats[i]->key);
-        const char *name = cat_name(c, cats[i]->key);
-        if (name)
-            cJSON_AddStringToObject(e, "name", name);
+        const fa_entry *name = fa_table_find(names, cats[i]->key);
+        if (name && name->src)
+            cJSON_AddStringToObject(e, "name", name->src);
         cJSON_AddNumberToObject(e, "records", (double)cats[i]->count);
         cJSON_AddItemToArray(cs, e);
     }
@@ -428,32 +152,38 @@ static void print_json(counts *c, entry **cats, entry **rules)
     cJSON_Delete(o);
 }
 
-static void print_table(counts *c, int nfiles, entry **cats, entry **rules)
+static void print_table(fa_stats *c, const fa_table *names, int nfiles, fa_entry **cats,
+                        fa_entry **rules)
 {
     printf("records:    %llu in %d file%s", (unsigned long long)c->records, nfiles,
            nfiles == 1 ? "" : "s");
     if (c->first_ts[0])
         printf(", %s .. %s", c->first_ts, c->last_ts);
     printf("\n");
-    if (c->skipped)
+    if (c->before_since)
         printf("            (%llu earlier records left out by --since)\n",
-               (unsigned long long)c->skipped);
+               (unsigned long long)c->before_since);
+    if (c->after_until)
+        printf("            (%llu later records left out by --until)\n",
+               (unsigned long long)c->after_until);
     if (c->unparsed)
         printf("unparsed:   %llu lines (not JSON records; run 'filterctl audit verify')\n",
                (unsigned long long)c->unparsed);
     printf("ops:        check %llu, stream %llu", (unsigned long long)c->ops[0],
            (unsigned long long)c->ops[1]);
-    if (c->ops[2])
-        printf(", other %llu", (unsigned long long)c->ops[2]);
+    for (int i = FA_OP_PROXY; i < FA_NOPS; i++)
+        if (c->ops[i])
+            printf(", %s %llu", fa_op_names[i], (unsigned long long)c->ops[i]);
     printf("\n\ndecisions\n");
-    for (int i = 0; i < 4; i++)
-        if (i < 3 || c->decisions[i])
-            printf("  %-8s %12llu\n", decision_names[i], (unsigned long long)c->decisions[i]);
+    for (int i = 0; i < FA_NDEC; i++)
+        if (i < FA_OTHER || c->decisions[i])
+            printf("  %-8s %12llu\n", fa_decision_names[i], (unsigned long long)c->decisions[i]);
     printf("\ncategories (records with a match)\n");
     for (size_t i = 0; i < c->cats.n; i++) {
-        const char *name = cat_name(c, cats[i]->key);
+        const fa_entry *name = fa_table_find(names, cats[i]->key);
+        const char *en = name ? name->src : NULL;
         printf("  %-8s %12llu%s%s\n", cats[i]->key, (unsigned long long)cats[i]->count,
-               name ? "  " : "", name ? name : "");
+               en ? "  " : "", en ? en : "");
     }
     if (!c->cats.n)
         printf("  (none)\n");
@@ -466,34 +196,33 @@ static void print_table(counts *c, int nfiles, entry **cats, entry **rules)
         printf("  (none)\n");
 }
 
-static int cmd_stats(char **files, int n, int64_t since, bool json, const char *rules_dir)
+static int cmd_stats(const fa_opts *o)
 {
-    counts c;
-    memset(&c, 0, sizeof c);
+    fa_stats c;
+    fa_stats_init(&c, o->since, o->until);
+    fa_table names = {0};
     int status = 0;
-    if (rules_dir && load_names(&c, rules_dir) != 0) {
+    if (o->rules_dir && fa_load_names(&names, o->rules_dir) != 0) {
         status = EXIT_SOFTWARE;
         goto out;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    for (int f = 0; f < n && !status; f++) {
-        FILE *fp = strcmp(files[f], "-") == 0 ? stdin : fopen(files[f], "r");
-        if (!fp) {
-            fprintf(stderr, "filterctl: %s: %s\n", files[f], strerror(errno));
+    for (int f = 0; f < o->nfiles && !status; f++) {
+        fa_reader r;
+        if (fa_reader_open(&r, o->files[f]) != 0) {
+            fprintf(stderr, "filterctl: %s: %s\n", o->files[f], strerror(errno));
             status = EXIT_SOFTWARE;
             break;
         }
-        ssize_t len;
-        while ((len = getline(&line, &cap, fp)) >= 0) {
-            if (len && line[len - 1] == '\n')
-                line[--len] = '\0';
-            if (len == 0)
+        int rc;
+        while ((rc = fa_reader_next(&r)) > 0) {
+            if (r.len == 0)
                 continue;
-            cJSON *j = cJSON_ParseWithLength(line, (size_t)len);
+            cJSON *j = r.too_long ? NULL : cJSON_ParseWithLength(r.line, r.len);
+            int64_t t;
+            int di;
             if (!cJSON_IsObject(j)) {
                 c.unparsed++;
-            } else if (count_record(&c, j, since) != 0) {
+            } else if (fa_stats_add(&c, j, &t, &di) < 0) {
                 fprintf(stderr, "filterctl: out of memory\n");
                 status = EXIT_SOFTWARE;
             }
@@ -501,46 +230,68 @@ static int cmd_stats(char **files, int n, int64_t since, bool json, const char *
             if (status)
                 break;
         }
-        if (ferror(fp)) {
-            fprintf(stderr, "filterctl: %s: read error\n", files[f]);
+        if (rc < 0) {
+            fprintf(stderr, "filterctl: %s:%llu: %s\n", o->files[f],
+                    (unsigned long long)r.lineno + 1, r.err);
             status = EXIT_SOFTWARE;
         }
-        if (fp != stdin)
-            fclose(fp);
+        fa_reader_close(&r);
     }
-    free(line);
     if (!status) {
-        entry **cats = table_sorted(&c.cats), **rules = table_sorted(&c.rules);
+        fa_entry **cats = fa_table_sorted(&c.cats, fa_by_key);
+        fa_entry **rules = fa_table_sorted(&c.rules, fa_by_count);
         if (!cats || !rules) {
             fprintf(stderr, "filterctl: out of memory\n");
             status = EXIT_SOFTWARE;
-        } else {
+        } else if (o->json) {
             /* categories in taxonomy order (by id), rules most matched first */
-            qsort(cats, c.cats.n, sizeof *cats, by_key);
-            if (json)
-                print_json(&c, cats, rules);
-            else
-                print_table(&c, n, cats, rules);
+            print_json(&c, &names, cats, rules);
+        } else {
+            print_table(&c, &names, o->nfiles, cats, rules);
         }
         free(cats);
         free(rules);
     }
 out:
-    table_free(&c.cats);
-    table_free(&c.rules);
-    table_free(&c.names);
+    fa_stats_free(&c);
+    fa_table_free(&names);
     return status;
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+static int take_time(const char *opt, const char *v, int64_t *out)
+{
+    if (fa_parse_time(v, out) == 0)
+        return 0;
+    fprintf(stderr,
+            "filterctl: %s: '%s' is not an RFC 3339 time "
+            "(e.g. 2026-11-01T00:00:00Z) or a date (2026-11-01)\n",
+            opt, v);
+    return -1;
+}
+
+static bool is_option(const char *a, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(a, *names) == 0)
+            return true;
+    return false;
 }
 
 /* argv[0] is "audit"; global options may sit anywhere after it. */
 int filterctl_audit_main(int argc, char **argv)
 {
-    const char *action = NULL, *rules_dir = NULL;
-    bool json = false, only_files = false;
-    int64_t since = INT64_MIN;
-    char **files = calloc((size_t)argc + 1, sizeof *files);
-    int nfiles = 0, status = EXIT_USAGE;
-    if (!files)
+    static const char *const valued[] = {"--since",  "--until", "--rules", "--id",
+                                         "--sha256", "--text",  "--html",  NULL};
+    const char *action = NULL;
+    bool only_files = false, any_time = false;
+    fa_opts o;
+    memset(&o, 0, sizeof o);
+    o.since = o.until = FA_NO_TIME;
+    o.files = calloc((size_t)argc + 1, sizeof *o.files);
+    int status = EXIT_USAGE;
+    if (!o.files)
         return EXIT_SOFTWARE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -551,21 +302,47 @@ int filterctl_audit_main(int argc, char **argv)
             status = 0;
             goto out;
         } else if (!only_files && strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (!only_files && (strcmp(a, "--since") == 0 || strcmp(a, "--rules") == 0)) {
+            o.json = true;
+        } else if (!only_files && is_option(a, valued)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "filterctl: %s needs a value\n", a);
                 goto out;
             }
             const char *v = argv[++i];
-            if (a[2] == 'r') {
-                rules_dir = v;
-            } else if (parse_time(v, &since) != 0) {
-                fprintf(stderr,
-                        "filterctl: --since: '%s' is not an RFC 3339 time "
-                        "(e.g. 2026-11-01T00:00:00Z) or a date (2026-11-01)\n",
-                        v);
-                goto out;
+            if (strcmp(a, "--rules") == 0) {
+                o.rules_dir = v;
+            } else if (strcmp(a, "--since") == 0) {
+                if (take_time(a, v, &o.since) != 0)
+                    goto out;
+                any_time = true;
+            } else if (strcmp(a, "--until") == 0) {
+                if (take_time(a, v, &o.until) != 0)
+                    goto out;
+                any_time = true;
+            } else if (strcmp(a, "--id") == 0) {
+                o.id = v;
+            } else if (strcmp(a, "--html") == 0) {
+                o.html = v;
+            } else if (strcmp(a, "--text") == 0) {
+                if (fd_sha256_hex(v, strlen(v), o.text_hex) != 0) {
+                    fprintf(stderr, "filterctl: out of memory\n");
+                    status = EXIT_SOFTWARE;
+                    goto out;
+                }
+                o.have_text = true;
+            } else { /* --sha256 */
+                size_t n = strlen(v);
+                bool hex = n == 64;
+                for (size_t k = 0; hex && k < n; k++) {
+                    hex = isxdigit((unsigned char)v[k]) != 0;
+                    o.sha256[k] = (char)tolower((unsigned char)v[k]);
+                }
+                if (!hex) {
+                    fprintf(stderr, "filterctl: --sha256: '%s' is not 64 hex digits\n", v);
+                    goto out;
+                }
+                o.sha256[64] = '\0';
+                o.have_sha256 = true;
             }
         } else if (!only_files && strcmp(a, "--socket") == 0) {
             i++; /* a global option, meaningless here */
@@ -576,30 +353,54 @@ int filterctl_audit_main(int argc, char **argv)
         } else if (!action) {
             action = a;
         } else {
-            files[nfiles++] = argv[i];
+            o.files[o.nfiles++] = argv[i];
         }
     }
-    if (!action || (strcmp(action, "verify") != 0 && strcmp(action, "stats") != 0)) {
+    static const char *const actions[] = {"verify", "stats", "find", "report", NULL};
+    if (!action || !is_option(action, actions)) {
         if (action)
             fprintf(stderr, "filterctl: audit: unknown action '%s'\n", action);
         usage(stderr);
         goto out;
     }
-    if (nfiles == 0) {
+    if (o.nfiles == 0) {
         fprintf(stderr, "filterctl: audit %s: no FILE given\n", action);
         usage(stderr);
         goto out;
     }
-    if (action[0] == 'v') {
-        if (since != INT64_MIN || json || rules_dir) {
+    if (o.since != FA_NO_TIME && o.until != FA_NO_TIME && o.until <= o.since) {
+        fprintf(stderr, "filterctl: --until must be later than --since\n");
+        goto out;
+    }
+    bool find_opts = o.id || o.have_sha256 || o.have_text;
+    bool is_find = strcmp(action, "find") == 0, is_report = strcmp(action, "report") == 0;
+    if (strcmp(action, "verify") == 0) {
+        if (any_time || o.json || o.rules_dir || find_opts || o.html) {
             fprintf(stderr, "filterctl: audit verify takes only files\n");
             goto out;
         }
-        status = cmd_verify(files, nfiles);
+        status = cmd_verify(o.files, o.nfiles);
+    } else if (find_opts && !is_find) {
+        fprintf(stderr, "filterctl: --id, --sha256 and --text are options of audit find\n");
+    } else if (o.html && !is_report) {
+        fprintf(stderr, "filterctl: --html is an option of audit report\n");
+    } else if (is_find) {
+        if (o.json || o.rules_dir) {
+            fprintf(stderr, "filterctl: audit find prints JSON lines; it takes no --json or "
+                            "--rules\n");
+            goto out;
+        }
+        status = fa_find(&o);
+    } else if (is_report) {
+        if (!o.html && !o.json) {
+            fprintf(stderr, "filterctl: audit report needs --html OUT, --json or both\n");
+            goto out;
+        }
+        status = fa_report(&o);
     } else {
-        status = cmd_stats(files, nfiles, since, json, rules_dir);
+        status = cmd_stats(&o);
     }
 out:
-    free(files);
+    free(o.files);
     return status;
 }

@@ -459,9 +459,45 @@ static int analyse_allows(fd_ruleset *rs)
     return err;
 }
 
+/*
+ * What streams need to hold back only what the text so far could still
+ * need (holdback.h): per buffer, the automaton over its literals (as its
+ * database has them, normalized) and its regexes joined for partial
+ * matching.
+ */
+static int build_holdback(fd_ruleset *rs, const exprs *ex)
+{
+    int err = 0;
+    for (int b = 0; b < FD_BUF_MAX && !err; b++) {
+        const exprs *e = &ex[b];
+        if (!e->n)
+            continue;
+        fd_hb_lit *lit = malloc(e->n * sizeof *lit);
+        fd_hb_rx *rx = malloc(e->n * sizeof *rx);
+        size_t nl = 0, nr = 0;
+        if (!lit || !rx)
+            err = FD_ENOMEM;
+        for (size_t i = 0; i < e->n && !err; i++) {
+            const fd_rule *r = &rs->rl.rules[e->ids[i]];
+            const fd_rinfo *ri = &rs->ri[e->ids[i]];
+            uint8_t allow = r->action == FD_ALLOW;
+            if (e->lit[i])
+                lit[nl++] = (fd_hb_lit){e->lit[i], (uint32_t)e->lens[i], allow};
+            else
+                rx[nr++] = (fd_hb_rx){r->pattern, r->pattern_len, ri->re, ri->width, allow};
+        }
+        if (!err)
+            err = fd__hb_build(&rs->hb[b], lit, nl, rx, nr);
+        free(lit);
+        free(rx);
+    }
+    return err;
+}
+
 static void ruleset_free(fd_ruleset *rs)
 {
     for (int b = 0; b < FD_BUF_MAX; b++) {
+        fd__hb_free(&rs->hb[b]);
         hs_free_database(rs->db[b]);
         hs_free_database(rs->sdb[b]);
     }
@@ -696,6 +732,8 @@ int fd_ruleset_compile_opts(fd_rulelist *rl, const fd_ruleset_opts *o, fd_rulese
         to_cache(rs, cdir, key);
     if (!err)
         err = analyse_allows(rs);
+    if (!err)
+        err = build_holdback(rs, ex);
     for (size_t i = 0; i < n && !err; i++)
         if (rs->ri[i].lookbehind > rs->max_lookbehind)
             rs->max_lookbehind = rs->ri[i].lookbehind;

@@ -10,6 +10,7 @@
 #include <pcre2.h>
 #include <stdatomic.h>
 
+#include "holdback.h"
 #include "ruleset.h"
 
 /*
@@ -62,6 +63,7 @@ struct fd_ruleset {
     const char *cache_note; /* why not, when a cache was asked for */
     double compile_ms;
     size_t db_bytes;
+    fd_hb hb[FD_BUF_MAX]; /* streams: what the text so far could still need */
 };
 
 #endif

@@ -56,6 +56,12 @@ typedef struct sbuf {
     uint32_t hold;      /* longest match of the view's rules, capped */
     uint32_t ctx;       /* bytes kept before the hold-back (see CTX) */
     uint32_t last_oend; /* original end of the character behind the last byte */
+    /* What the text so far could still need (holdback.h): the literal
+     * automaton's state after the last byte, and the buffer offsets before
+     * which no regex match (of any rule, of an allow rule) can be in
+     * progress any more. */
+    uint32_t ac;
+    uint32_t rxf, arxf;
 } sbuf;
 
 struct fd_stream {
@@ -65,6 +71,10 @@ struct fd_stream {
     uint8_t part[4]; /* an incomplete character at the end of the last chunk */
     uint8_t npart;
     uint8_t blocked, closed, broken;
+    uint8_t widest;              /* FD_STREAM_WIDEST: the bench's baseline */
+    uint32_t cap;                /* the hold-back cap (fd_stream_open) */
+    uint32_t afront[FD_BUF_MAX]; /* per finalize(): allow front, original offset */
+    uint8_t have_af[FD_BUF_MAX];
     fd_action decision;
     uint32_t released;
     uint32_t block_at;
@@ -105,6 +115,19 @@ typedef struct sctx {
 static uint32_t buf_len(const sbuf *sb)
 {
     return sb->base + (uint32_t)sb->win.len;
+}
+
+/* Where confirm() and the regex fronts start PCRE2 in a trimmed window:
+ * the bytes before are look-behind context. */
+static size_t ctx_start(const sbuf *sb)
+{
+    size_t off = 0, len = sb->win.len;
+    if (sb->base > 0) {
+        off = sb->ctx - 4 < len ? sb->ctx - 4 : len;
+        while (off < len && ((unsigned char)sb->win.text[off] & 0xC0) == 0x80)
+            off++;
+    }
+    return off;
 }
 
 /* Original end offset of the character that starts at original offset OFF
@@ -271,15 +294,11 @@ static int confirm(sctx *c, uint32_t rule, int final)
     const fd_rinfo *ri = &st->rs->ri[rule];
     fd_scratch *s = c->s;
     const char *t = sb->win.text;
-    size_t len = sb->win.len, off = 0;
+    size_t len = sb->win.len;
     /* Once the window has been trimmed, its first bytes are context only:
      * a match starting there would have been seen before, and starting
      * PCRE2 past them lets look-behinds and \b see the text before. */
-    if (sb->base > 0) {
-        off = sb->ctx - 4 < len ? sb->ctx - 4 : len;
-        while (off < len && ((unsigned char)t[off] & 0xC0) == 0x80)
-            off++;
-    }
+    size_t off = ctx_start(sb);
     uint32_t opts = PCRE2_NO_UTF_CHECK | (final ? 0 : PCRE2_PARTIAL_HARD);
     uint32_t *done = &st->rx_end[ri->rx];
     while (off < len) {
@@ -480,39 +499,171 @@ static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t le
                 return FD_ENOMEM;
         settle_before_run(st, b);
         sb->last_oend = orig_end(&c[b], sb, sb->win.map[sb->win.len - 1]);
+        if (!st->widest)
+            sb->ac = fd__hb_walk(&st->rs->hb[b], sb->ac, sb->win.text + prev_len[b], added);
         trim(sb);
     }
     st->in += (uint32_t)len;
     return 0;
 }
 
-/* The earliest original offset at which a match of at most W bytes that
- * ends after the current end of buffer SB could start. */
-static uint32_t future_start(const fd_stream *st, int b, uint32_t w)
+/* The original offset of the character at buffer offset OFF of buffer B,
+ * rounded down to a character start (the raw buffer maps every byte to
+ * itself): what may be released when nothing from OFF on is. From the end
+ * of the buffer on, the first byte the view has not settled. */
+static uint32_t to_orig(const fd_stream *st, int b, uint32_t off)
 {
     const sbuf *sb = &st->b[b];
     uint32_t pending = b == FD_BUF_RAW ? st->in : fd_norm_pending(&sb->ns);
+    /* All the normalizer holds is a separator run (norm.h), which becomes
+     * one break byte or nothing (STRIP) or one ' ' or '\n' (KEEP). A
+     * match never begins with a STRIP break, nor with white space unless
+     * a rule of the buffer can (sep_start); one that would contain the run
+     * begins before it and is held back from there. */
+    if (!st->widest && sb->ns.run && pending == sb->ns.run_at &&
+        (b == FD_BUF_STRIP || !st->rs->hb[b].sep_start))
+        pending = sb->ns.base;
     uint32_t n = buf_len(sb);
-    if (w > sb->hold)
-        w = sb->hold;
-    if (n == 0)
+    if (off >= n)
         return pending;
-    uint32_t idx = n + 1 > w ? n + 1 - w : 0;
-    if (idx < sb->base)
-        idx = sb->base;
-    if (idx < n && sb->win.map[idx - sb->base] < pending)
-        return sb->win.map[idx - sb->base];
-    return pending;
+    if (off < sb->base)
+        off = sb->base;
+    size_t i = off - sb->base;
+    while (i > 0 && ((unsigned char)sb->win.text[i] & 0xC0) == 0x80)
+        i--;
+    return sb->win.map[i] < pending ? sb->win.map[i] : pending;
+}
+
+/* Buffer offset N + 1 - W, at least 0: where a match of at most W bytes
+ * that ends after the buffer's end N starts at the earliest. */
+static uint32_t back(uint32_t n, uint32_t w)
+{
+    return n + 1 > w ? n + 1 - w : 0;
+}
+
+/* The earliest original offset at which a match of at most W bytes (capped
+ * by the hold-back) that ends after the current end of buffer B could
+ * start. */
+static uint32_t future_start(const fd_stream *st, int b, uint32_t w)
+{
+    const sbuf *sb = &st->b[b];
+    return to_orig(st, b, back(buf_len(sb), w < sb->hold ? w : sb->hold));
+}
+
+/* Advance *FRONT (a buffer offset of buffer B) to the earliest start at
+ * which a regex of SET could still be matching, and return it. */
+static uint32_t rx_front(const fd_stream *st, fd_scratch *s, int b, const fd_hb_set *set,
+                         uint32_t *front)
+{
+    const sbuf *sb = &st->b[b];
+    uint32_t n = buf_len(sb);
+    if (!set->n) {
+        *front = n;
+        return n;
+    }
+    size_t from = *front > sb->base ? *front - sb->base : 0, lo = ctx_start(sb);
+    if (from < lo)
+        from = lo;
+    size_t f = sb->win.len;
+    for (size_t i = 0; i < set->n && f > from; i++) {
+        size_t x = fd__hb_rx_front(set->code[i], sb->win.text, sb->win.len, from, s->md, s->mctx);
+        if (x < f)
+            f = x;
+    }
+    *front = sb->base + (uint32_t)f;
+    return *front;
 }
 
 /*
- * The earliest original offset at which a match not yet seen could start:
- * per view, the byte `hold` back from the end of its buffer (a future match
- * ends after the buffer's end and is at most `hold` long), or the first
- * byte the normalizer has not settled; and the start of any match whose
- * word boundary after it is still unknown. UINT32_MAX when nothing remains.
+ * The earliest original offset at which a match not yet seen in buffer B
+ * could start, from the state of its text: the longest suffix some literal
+ * could still extend, the earliest regex match in progress, the width of
+ * the rules that neither covers; never before the hold-back cap; and the
+ * first byte the normalizer has not settled.
  */
-static uint32_t horizon(const fd_stream *st, int at_end)
+static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
+{
+    sbuf *sb = &st->b[b];
+    const fd_hb *h = &st->rs->hb[b];
+    uint32_t n = buf_len(sb);
+    uint32_t f = n - fd__hb_live(h, sb->ac);
+    if (h->solo_w && back(n, h->solo_w) < f)
+        f = back(n, h->solo_w);
+    uint32_t r = rx_front(st, s, b, &h->rx, &sb->rxf);
+    if (r < f)
+        f = r;
+    if (f < back(n, sb->hold))
+        f = back(n, sb->hold);
+    return to_orig(st, b, f);
+}
+
+/* The same for the allow rules of buffer B alone: no allow match not yet
+ * seen can start before it. Computed once per finalize(). */
+static uint32_t allow_front(fd_stream *st, fd_scratch *s, int b)
+{
+    if (st->have_af[b])
+        return st->afront[b];
+    sbuf *sb = &st->b[b];
+    const fd_hb *h = &st->rs->hb[b];
+    uint32_t n = buf_len(sb);
+    uint32_t f = n - fd__hb_allow(h, sb->ac);
+    if (h->solo_allow_w && back(n, h->solo_allow_w) < f)
+        f = back(n, h->solo_allow_w);
+    if (sb->arxf < sb->rxf)
+        sb->arxf = sb->rxf; /* the allow regexes are among all regexes */
+    uint32_t r = rx_front(st, s, b, &h->rx_allow, &sb->arxf);
+    if (r < f)
+        f = r;
+    st->afront[b] = to_orig(st, b, f);
+    st->have_af[b] = 1;
+    return st->afront[b];
+}
+
+/* Whether @all rule COMBO has negated parts (it then fires at the end). */
+static int has_negated(const fd_ruleset *rs, uint32_t combo)
+{
+    for (unsigned p = 0; p < rs->ri[combo].nparts; p++)
+        if (rs->rl.rules[combo + 1 + p].negated)
+            return 1;
+    return 0;
+}
+
+/* The earliest original offset an @all rule can still report: the earliest
+ * latest occurrence of its positive parts seen so far, unless older than
+ * its @within window; a rule satisfied but waiting for the end (negated
+ * parts) holds its whole span, up to the hold-back cap. */
+static uint32_t combo_front(const fd_stream *st, const fd_combo_state *cs)
+{
+    const fd_ruleset *rs = st->rs;
+    const fd_rinfo *ci = &rs->ri[cs->combo];
+    const sbuf *sb = &st->b[ci->buf];
+    if (!sb->hs)
+        return UINT32_MAX;
+    if (cs->done) {
+        if (!has_negated(rs, cs->combo) || cs->neg_seen)
+            return UINT32_MAX;
+        uint32_t lo = to_orig(st, ci->buf, back(buf_len(sb), st->cap));
+        return cs->start > lo ? cs->start : lo;
+    }
+    uint32_t f = UINT32_MAX;
+    for (unsigned p = 0; p < ci->nparts; p++)
+        if ((cs->have & (1u << p)) && !rs->rl.rules[cs->combo + 1 + p].negated &&
+            cs->latest[p].start < f)
+            f = cs->latest[p].start;
+    if (f == UINT32_MAX)
+        return f;
+    uint32_t lo = future_start(st, ci->buf, ci->width);
+    return f > lo ? f : lo;
+}
+
+/*
+ * The earliest original offset at which a match not yet reported could
+ * start: per view, exact_front() (or, for FD_STREAM_WIDEST, the byte `hold`
+ * back from the end of its buffer); the start of any match whose word
+ * boundary after it is still unknown, of any regex held partial, of any
+ * @all rule still in progress. UINT32_MAX when nothing remains.
+ */
+static uint32_t horizon(fd_stream *st, fd_scratch *s, int at_end)
 {
     uint32_t f = UINT32_MAX;
     if (at_end)
@@ -520,7 +671,7 @@ static uint32_t horizon(const fd_stream *st, int at_end)
     for (int b = 0; b < FD_BUF_MAX; b++) {
         if (!st->b[b].hs)
             continue;
-        uint32_t fb = future_start(st, b, st->b[b].hold);
+        uint32_t fb = st->widest ? future_start(st, b, st->b[b].hold) : exact_front(st, s, b);
         if (fb < f)
             f = fb;
     }
@@ -530,6 +681,19 @@ static uint32_t horizon(const fd_stream *st, int at_end)
     for (size_t i = 0; i < st->nheld; i++)
         if (st->held[i].start < f)
             f = st->held[i].start;
+    if (st->widest)
+        return f;
+    /* @all rules: part occurrences not yet fed to their rule (finalize()
+     * does that next) may start its span; then the rules in progress. */
+    for (size_t i = 0; i < st->npend; i++)
+        if (!st->pend[i].dead && (st->rs->ri[st->pend[i].rule].flags & FD_RI_PART) &&
+            st->pend[i].start < f)
+            f = st->pend[i].start;
+    for (size_t i = 0; i < st->ncst; i++) {
+        uint32_t c = combo_front(st, &st->cst[i]);
+        if (c < f)
+            f = c;
+    }
     return f;
 }
 
@@ -544,7 +708,7 @@ static int push_result(fd_result *res, const pmatch *p, uint8_t suppressed)
  * allow match that could contain it can still appear (nor grow from one
  * already seen but not final).
  */
-static int is_final(const fd_stream *st, const pmatch *p)
+static int is_final(fd_stream *st, fd_scratch *s, const pmatch *p)
 {
     if (p->need_after)
         return 0;
@@ -557,8 +721,12 @@ static int is_final(const fd_stream *st, const pmatch *p)
      * held back, see confirm()); a literal has one length. */
     if (p->action == FD_ALLOW)
         return 1;
+    /* An allow match that could contain P and is not seen yet ends after
+     * the end of its buffer, so it is at most allow_w long from there; and
+     * it must be in progress already, starting at or before P. */
     for (int b = 0; b < FD_BUF_MAX; b++)
-        if (ri->allow_w[b] && st->b[b].hs && p->start >= future_start(st, b, ri->allow_w[b]))
+        if (ri->allow_w[b] && st->b[b].hs && p->start >= future_start(st, b, ri->allow_w[b]) &&
+            (st->widest || p->start >= allow_front(st, s, b)))
             return 0;
     for (size_t i = 0; i < st->npend; i++) {
         const pmatch *q = &st->pend[i];
@@ -642,13 +810,14 @@ static int combos(fd_stream *st, int at_end)
  * Allow spans that end at or before F (no match can start before F any
  * more) cannot contain a later match and are dropped.
  */
-static int finalize(fd_stream *st, uint32_t f, int at_end, fd_result *res)
+static int finalize(fd_stream *st, fd_scratch *s, uint32_t f, int at_end, fd_result *res)
 {
+    memset(st->have_af, 0, sizeof st->have_af);
     if (combos(st, at_end))
         return -1;
     for (size_t i = 0; i < st->npend; i++) {
         pmatch *p = &st->pend[i];
-        if (p->dead || p->action != FD_ALLOW || !(at_end || is_final(st, p)))
+        if (p->dead || p->action != FD_ALLOW || !(at_end || is_final(st, s, p)))
             continue;
         if (grow((void **)&st->allow, &st->acap, st->nallow, sizeof *st->allow))
             return -1;
@@ -661,7 +830,7 @@ static int finalize(fd_stream *st, uint32_t f, int at_end, fd_result *res)
         pmatch *p = &st->pend[i];
         if (p->dead)
             continue;
-        if (!at_end && !is_final(st, p))
+        if (!at_end && !is_final(st, s, p))
             continue;
         uint8_t sup = 0;
         for (size_t a = 0; a < st->nallow && !sup; a++)
@@ -720,6 +889,7 @@ int fd_stream_open(fd_ruleset *rs, fd_scratch *s, uint32_t max_holdback, fd_stre
     }
     if (!max_holdback)
         max_holdback = FD_STREAM_DEFAULT_HOLDBACK;
+    st->cap = max_holdback;
     for (int b = 0; b < FD_BUF_MAX; b++) {
         sbuf *sb = &st->b[b];
         fd_normbuf_init(&sb->win);
@@ -800,8 +970,8 @@ int fd_stream_feed(fd_stream *st, fd_scratch *s, const char *chunk, size_t len, 
         st->npart = (uint8_t)(rlen - ok);
     }
     if (!r) {
-        uint32_t f = horizon(st, 0);
-        r = finalize(st, f, 0, res) ? FD_ENOMEM : 0;
+        uint32_t f = horizon(st, s, 0);
+        r = finalize(st, s, f, 0, res) ? FD_ENOMEM : 0;
         set_release(st, f, res, release);
     }
     if (r)
@@ -844,7 +1014,7 @@ int fd_stream_close(fd_stream *st, fd_scratch *s, fd_result *res, uint64_t *rele
     for (size_t i = 0; i < st->npend; i++)
         st->pend[i].need_after = 0;
     if (!r)
-        r = finalize(st, UINT32_MAX, 1, res) ? FD_ENOMEM : 0;
+        r = finalize(st, s, UINT32_MAX, 1, res) ? FD_ENOMEM : 0;
     if (!r && st->npart)
         r = FD_EUTF8; /* the text ended inside a character */
     set_release(st, UINT32_MAX, res, release);
@@ -870,6 +1040,11 @@ void fd_stream_free(fd_stream *st)
     free(st->rx_end);
     free(st->held);
     free(st);
+}
+
+void fd_stream_set_policy(fd_stream *st, fd_stream_policy p)
+{
+    st->widest = p == FD_STREAM_WIDEST;
 }
 
 fd_action fd_stream_decision(const fd_stream *st)

@@ -56,6 +56,17 @@ int fd_stream_close(fd_stream *st, fd_scratch *s, fd_result *res, uint64_t *rele
 
 void fd_stream_free(fd_stream *st);
 
+/*
+ * How the release point is computed. FD_STREAM_EXACT (the default): from
+ * the state of the text, holding back only what some rule could still
+ * match through given what has arrived. FD_STREAM_WIDEST: the hold-back of
+ * the widest rule, whatever the text, as filterd did before; only the
+ * bench uses it, as the baseline of its lag and cost figures. Set it
+ * before the first fd_stream_feed().
+ */
+typedef enum fd_stream_policy { FD_STREAM_EXACT = 0, FD_STREAM_WIDEST = 1 } fd_stream_policy;
+void fd_stream_set_policy(fd_stream *st, fd_stream_policy p);
+
 fd_action fd_stream_decision(const fd_stream *st);
 /* Bytes fed so far, complete characters only. */
 uint64_t fd_stream_length(const fd_stream *st);

@@ -8,9 +8,9 @@
  * The comparison of tests/unit/test_stream.c check_split: the stream's
  * block/flag matches, sorted, equal fd_scan()'s (rule, start, end,
  * suppressed); so does the decision; release never decreases, never passes
- * the bytes fed, never covers a match reported later or a blocking match,
- * and is the whole length at close unless blocked. A blocked stream reports
- * only whole-text matches and the whole text is blocked too.
+ * the bytes fed, always falls on a character boundary, never covers a match reported later or a
+ * blocking match, and is the whole length at close unless blocked. A blocked stream reports only
+ * whole-text matches and the whole text is blocked too.
  *
  * Texts up to 40 bytes use the default hold-back (their normalized form
  * stays under it); longer ones a hold-back of 64 KiB, larger than any
@@ -117,6 +117,8 @@ static void check_stream(const char *text, size_t len, const size_t *cuts, size_
         FZ_CHECK(rel >= prev_rel, "feed %zu: release went back %lu -> %lu", k,
                  (unsigned long)prev_rel, (unsigned long)rel);
         FZ_CHECK(rel <= pos, "feed %zu: released %lu of %zu bytes fed", k, (unsigned long)rel, pos);
+        FZ_CHECK(rel == len || ((unsigned char)text[rel] & 0xC0) != 0x80,
+                 "feed %zu: release %lu inside a character", k, (unsigned long)rel);
         prev_rel = rel;
         for (size_t i = 0; i < part.n; i++)
             mlist_add(&got, &part.matches[i], nresp);
