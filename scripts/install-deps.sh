@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
-libutf8proc-dev libssl-dev unicode-data bzip2
-fortunes fortunes-zh
+libutf8proc-dev libssl-dev unicode-data bzip2 libicu-dev opencc
+fortunes fortunes-zh manpages-zh
 clang libclang-rt-14-dev llvm clang-format
 node-llhttp curl prometheus python3
 zlib1g-dev libxml2-utils chromium fonts-wqy-microhei"
