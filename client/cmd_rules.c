@@ -13,7 +13,10 @@
  *          every line parsed, else 1.
  *   lint   check, then print the linter's warnings (lint.h) as
  *          "FILE:LINE: warning: ..." and a final "N warnings"; warnings do
- *          not change the exit status (0), rule errors do (1).
+ *          not change the exit status (0), rule errors do (1). Then a
+ *          "FILE:LINE: note: streams hold back up to N bytes …" line for
+ *          every rule whose worst-case hold-back exceeds 48 bytes (with
+ *          --holdback, for every rule).
  *   import --category ID [--action A] [--rules DIR] FILE
  *          turn a vendor keyword list (UTF-8, UTF-16 with BOM or GB18030,
  *          one per line, optional header) into a rule file on stdout:
@@ -23,15 +26,18 @@
  * Exit 64 on usage errors, 70 on internal errors (out of memory, Hyperscan).
  * FILE is relative to DIR, as in the daemon's own messages.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fd_error.h"
 #include "import.h"
 #include "lint.h"
 #include "ruleset.h"
 #include "ruletest.h"
+#include "stream.h"
 
 int filterctl_rules_main(int argc, char **argv);
 
@@ -44,11 +50,17 @@ static void usage(FILE *f)
 {
     fputs("usage: filterctl rules check DIR   load and compile DIR, print a summary\n"
           "       filterctl rules test DIR    check, then run every *.tests file below DIR\n"
-          "       filterctl rules lint DIR    check, then print warnings about rules that\n"
-          "                                   load but may not do what their authors think\n"
+          "       filterctl rules lint [--holdback] DIR\n"
+          "                                   check, then print warnings about rules that\n"
+          "                                   load but may not do what their authors think,\n"
+          "                                   and the rules streams may hold back over 48\n"
+          "                                   bytes for (--holdback: every rule's worst case)\n"
           "       filterctl rules import --category ID [--action block|flag|allow]\n"
-          "                              [--rules DIR] FILE\n"
-          "                                   a keyword list as a rule file on stdout\n",
+          "                              [--rules DIR] [--benign PATH]... [--benign-max N]\n"
+          "                              LIST|-\n"
+          "                                   a keyword list as a rule file on stdout,\n"
+          "                                   harmful keywords dropped, those matching\n"
+          "                                   benign text left for review (SPEC 3.5)\n",
           f);
 }
 
@@ -167,7 +179,9 @@ static int cmd_test(const char *dir)
     return nfailed ? EX_FAIL_ : EX_OK_;
 }
 
-static int cmd_lint(const char *dir)
+/* Lint, then the streams' worst-case hold-back: a note per rule over 48
+ * bytes, or (HOLDBACK_ALL, --holdback) per rule. */
+static int cmd_lint(const char *dir, int holdback_all)
 {
     fd_ruleset *rs = NULL;
     int ex = load(dir, &rs);
@@ -177,10 +191,18 @@ static int cmd_lint(const char *dir)
     int n = fd_lint(rs, &diag);
     print_diag(&diag, stdout);
     fd_diag_free(&diag);
+    int notes = 0;
+    if (n >= 0) {
+        fd_diag_init(&diag);
+        notes = fd_stream_holdback_notes(rs, 48, holdback_all, &diag);
+        print_diag(&diag, stdout);
+        fd_diag_free(&diag);
+    }
     fd_ruleset_unref(rs);
     if (n < 0)
         return internal_error(dir, n);
-    printf("%d warning%s\n", n, n == 1 ? "" : "s");
+    printf("%d warning%s, %d hold-back note%s\n", n, n == 1 ? "" : "s", notes,
+           notes == 1 ? "" : "s");
     return EX_OK_;
 }
 
@@ -243,15 +265,110 @@ static int category_known(const char *dir, const char *id)
     return r;
 }
 
+/* Read a whole stream (caller frees); NULL on a read error or no memory. */
+static char *read_stream(FILE *f, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0, r;
+    char *b = malloc(cap);
+    while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb)
+                free(b);
+            b = nb;
+        }
+    }
+    if (!b || ferror(f)) {
+        free(b);
+        return NULL;
+    }
+    *len = n;
+    return b;
+}
+
+/*
+ * Add PATH to the benign corpus: a file (which must be UTF-8 text), or a
+ * directory, whose regular files below it (hidden ones skipped) are added
+ * in lexical order; there, files that are not UTF-8 text (compressed man
+ * pages, fortune's .dat indexes) are skipped and counted in *SKIPPED.
+ * Returns 0, or an exit status after printing why.
+ */
+static int add_benign(fd_benign *b, const char *path, size_t *files, size_t *skipped)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "filterctl: rules import: --benign %s: %s\n", path, strerror(errno));
+        return EX_FAIL_;
+    }
+    char **paths = NULL;
+    size_t np = 0;
+    int dir = S_ISDIR(sb.st_mode);
+    if (dir) {
+        fd_diag d = FD_DIAG_INIT;
+        int r = fd_rules_find_files(path, "", &paths, &np, &d);
+        for (size_t i = 0; i < d.n; i++)
+            fprintf(stderr, "filterctl: rules import: --benign %s: %s\n", path, d.lines[i]);
+        fd_diag_free(&d);
+        if (r) {
+            fd_rules_free_paths(paths, np);
+            return r == FD_ENOMEM ? internal_error("rules import", r) : EX_FAIL_;
+        }
+    }
+    int ex = EX_OK_;
+    for (size_t i = 0; i < (dir ? np : 1) && !ex; i++) {
+        char full[8192];
+        snprintf(full, sizeof full, "%s%s%s", path, dir ? "/" : "", dir ? paths[i] : "");
+        size_t len;
+        char *buf = read_all(full, &len);
+        if (!buf) {
+            ex = EX_FAIL_;
+            break;
+        }
+        int r = fd_benign_add(b, full, buf, len);
+        free(buf);
+        if (r == FD_EUTF8 && dir) {
+            (*skipped)++;
+        } else if (r == FD_EUTF8) {
+            fprintf(stderr, "filterctl: rules import: --benign %s: not UTF-8 text\n", full);
+            ex = EX_FAIL_;
+        } else if (r) {
+            ex = internal_error("rules import", r);
+        } else {
+            (*files)++;
+        }
+    }
+    fd_rules_free_paths(paths, np);
+    return ex;
+}
+
 static int cmd_import(int argc, char **argv)
 {
     const char *cat = NULL, *file = NULL, *dir = getenv("FILTERD_RULES");
     fd_action action = FD_BLOCK;
-    for (int i = 2; i < argc; i++) {
+    const char **benign = calloc((size_t)argc, sizeof *benign);
+    size_t nbenign = 0, benign_max = 0;
+    int ex = EX_OK_;
+    if (!benign)
+        return internal_error("rules import", FD_ENOMEM);
+    for (int i = 2; i < argc && !ex; i++) {
         if (!strcmp(argv[i], "--category") && i + 1 < argc) {
             cat = argv[++i];
         } else if (!strcmp(argv[i], "--rules") && i + 1 < argc) {
             dir = argv[++i];
+        } else if (!strcmp(argv[i], "--benign") && i + 1 < argc) {
+            benign[nbenign++] = argv[++i];
+        } else if (!strcmp(argv[i], "--benign-max") && i + 1 < argc) {
+            char *end;
+            const char *v = argv[++i];
+            errno = 0;
+            unsigned long long m = strtoull(v, &end, 10);
+            if (!*v || *end || *v == '-' || errno) {
+                fprintf(stderr, "filterctl: rules import: --benign-max wants a count, not '%s'\n",
+                        v);
+                ex = EX_USAGE_;
+            }
+            benign_max = (size_t)m;
         } else if (!strcmp(argv[i], "--action") && i + 1 < argc) {
             const char *a = argv[++i];
             if (!strcmp(a, "block"))
@@ -262,50 +379,106 @@ static int cmd_import(int argc, char **argv)
                 action = FD_ALLOW;
             else {
                 fprintf(stderr, "filterctl: rules import: unknown action '%s'\n", a);
-                return EX_USAGE_;
+                ex = EX_USAGE_;
             }
-        } else if (argv[i][0] != '-' && !file) {
+        } else if ((argv[i][0] != '-' || !strcmp(argv[i], "-")) && !file) {
             file = argv[i];
         } else {
             usage(stderr);
-            return EX_USAGE_;
+            ex = EX_USAGE_;
         }
     }
-    if (!cat || !file || !*cat || strpbrk(cat, " \t\n")) {
+    if (!ex && (!cat || !file || !*cat || strpbrk(cat, " \t\n"))) {
         usage(stderr);
-        return EX_USAGE_;
+        ex = EX_USAGE_;
     }
-    if (dir && *dir) {
+    fd_rulelist existing;
+    fd_rulelist_init(&existing);
+    int have_existing = 0;
+    if (!ex && dir && *dir) {
         int k = category_known(dir, cat);
         if (k == 0) {
             fprintf(stderr,
                     "filterctl: rules import: unknown category '%s' (not in %s/categories.tsv)\n",
                     cat, dir);
-            return EX_FAIL_;
-        }
-        if (k < 0)
+            ex = EX_FAIL_;
+        } else if (k < 0) {
             fprintf(stderr, "filterctl: rules import: cannot check category '%s' against %s\n", cat,
                     dir);
+        } else {
+            /* Keywords that are rules already are dropped: the directory
+             * must load, or the comparison would be with half of it. */
+            fd_diag d = FD_DIAG_INIT;
+            int r = fd_rules_load_dir(dir, &existing, &d);
+            print_diag(&d, stderr);
+            fd_diag_free(&d);
+            if (r == FD_ENOMEM) {
+                ex = internal_error("rules import", r);
+            } else if (r) {
+                fprintf(stderr, "filterctl: rules import: %s: the rule set has errors\n", dir);
+                ex = EX_FAIL_;
+            }
+            have_existing = 1;
+        }
     }
-    size_t len;
-    char *buf = read_all(file, &len);
-    if (!buf)
-        return EX_FAIL_;
-    fd_diag report = FD_DIAG_INIT;
-    fd_import_opts o = {cat, action, file};
-    size_t kept, dropped;
-    int r = fd_import_keywords(buf, len, &o, stdout, &report, &kept, &dropped);
+    fd_benign *corpus = NULL;
+    size_t bfiles = 0, bskipped = 0;
+    if (!ex && nbenign) {
+        if (fd_benign_new(&corpus))
+            ex = internal_error("rules import", FD_ENOMEM);
+        for (size_t i = 0; i < nbenign && !ex; i++)
+            ex = add_benign(corpus, benign[i], &bfiles, &bskipped);
+    }
+    size_t len = 0;
+    char *buf = NULL;
+    int from_stdin = file && !strcmp(file, "-");
+    if (!ex) {
+        buf = from_stdin ? read_stream(stdin, &len) : read_all(file, &len);
+        if (!buf) {
+            if (from_stdin)
+                fprintf(stderr, "filterctl: rules import: cannot read stdin\n");
+            ex = EX_FAIL_;
+        }
+    }
+    if (!ex) {
+        fd_diag report = FD_DIAG_INIT;
+        fd_import_opts o = {
+            cat,    action,    from_stdin ? "stdin" : file, have_existing ? &existing : NULL,
+            corpus, benign_max};
+        fd_import_stats st;
+        int r = fd_import_keywords(buf, len, &o, stdout, &report, &st);
+        print_diag(&report, stderr);
+        fd_diag_free(&report);
+        if (r == FD_EUTF8) {
+            fprintf(stderr, "filterctl: %s: neither UTF-8, UTF-16 nor GB18030\n", o.source);
+            ex = EX_FAIL_;
+        } else if (r) {
+            ex = internal_error("rules import", r);
+        } else {
+            if (corpus)
+                fprintf(stderr,
+                        "benign corpus: %zu files, %zu paragraphs%s%zu files skipped (not UTF-8 "
+                        "text)\n",
+                        bfiles, st.benign_docs, ", ", bskipped);
+            for (int k = 0; k < FD_IMP_NREASONS; k++)
+                if (st.reason[k])
+                    fprintf(stderr, "dropped %zu: %s\n", st.reason[k],
+                            fd_import_reason_name((fd_import_reason)k));
+            if (st.word)
+                fprintf(stderr, "word view %zu: written with @match word (spaced alphabet)\n",
+                        st.word);
+            if (corpus)
+                fprintf(stderr, "review %zu: match more than %zu benign paragraph%s\n", st.review,
+                        benign_max, benign_max == 1 ? "" : "s");
+            fprintf(stderr, "imported %zu, review %zu, dropped %zu\n", st.imported, st.review,
+                    st.dropped);
+        }
+    }
     free(buf);
-    print_diag(&report, stderr);
-    fd_diag_free(&report);
-    if (r == FD_EUTF8) {
-        fprintf(stderr, "filterctl: %s: neither UTF-8, UTF-16 nor GB18030\n", file);
-        return EX_FAIL_;
-    }
-    if (r)
-        return internal_error("rules import", r);
-    fprintf(stderr, "%zu keywords imported, %zu lines dropped\n", kept, dropped);
-    return EX_OK_;
+    fd_benign_free(corpus);
+    fd_rulelist_free(&existing);
+    free(benign);
+    return ex;
 }
 
 int filterctl_rules_main(int argc, char **argv)
@@ -317,6 +490,8 @@ int filterctl_rules_main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "import"))
         return cmd_import(argc, argv);
+    if (argc == 4 && !strcmp(argv[1], "lint") && !strcmp(argv[2], "--holdback"))
+        return cmd_lint(argv[3], 1);
     if (argc != 3 || argv[2][0] == '\0' || (argv[2][0] == '-' && argv[2][1] != '\0')) {
         usage(stderr);
         return EX_USAGE_;
@@ -326,7 +501,7 @@ int filterctl_rules_main(int argc, char **argv)
     if (!strcmp(argv[1], "test"))
         return cmd_test(argv[2]);
     if (!strcmp(argv[1], "lint"))
-        return cmd_lint(argv[2]);
+        return cmd_lint(argv[2], 0);
     fprintf(stderr, "filterctl: rules: unknown action '%s'\n", argv[1]);
     usage(stderr);
     return EX_USAGE_;

@@ -15,10 +15,12 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
 libutf8proc-dev libssl-dev unicode-data bzip2 libicu-dev opencc
-fortunes fortunes-zh manpages-zh
+fortunes fortunes-zh manpages-zh groff-base
 clang libclang-rt-14-dev llvm clang-format
 node-llhttp curl prometheus python3
 zlib1g-dev libxml2-utils chromium fonts-wqy-microhei"
+# manpages-zh, groff-base: the benign corpus of rules import
+# (scripts/benign-corpus.sh, bench/import.sh).
 # node-llhttp: llhttp's C sources, compiled by filterd/doors/CMakeLists.txt.
 # curl, python3, prometheus (promtool), node + npm: the real clients of the
 # HTTP tests (tests/integration/test_http*.c, tests/clients).

@@ -249,8 +249,7 @@ static pcre2_code *join(const fd_hb_rx *rx, const uint32_t *sel, size_t n, int *
 
 /* Join SEL[0..N) into as few patterns as PCRE2 takes, halving a group it
  * rejects; a single regex it rejects joined is held back by its width. */
-static int join_all(fd_hb_set *set, const fd_hb_rx *rx, const uint32_t *sel, size_t n,
-                    uint32_t *solo_w)
+static int join_all(fd_hb_set *set, fd_hb_rx *rx, const uint32_t *sel, size_t n, uint32_t *solo_w)
 {
     if (!n)
         return 0;
@@ -270,6 +269,7 @@ static int join_all(fd_hb_set *set, const fd_hb_rx *rx, const uint32_t *sel, siz
         return 0;
     }
     if (n == 1) {
+        rx[sel[0]].solo = 1;
         if (rx[sel[0]].width > *solo_w)
             *solo_w = rx[sel[0]].width;
         return 0;
@@ -278,7 +278,7 @@ static int join_all(fd_hb_set *set, const fd_hb_rx *rx, const uint32_t *sel, siz
     return r ? r : join_all(set, rx, sel + n / 2, n - n / 2, solo_w);
 }
 
-int fd__hb_build(fd_hb *h, fd_hb_lit *lit, size_t nlit, const fd_hb_rx *rx, size_t nrx)
+int fd__hb_build(fd_hb *h, fd_hb_lit *lit, size_t nlit, fd_hb_rx *rx, size_t nrx)
 {
     memset(h, 0, sizeof *h);
     /* A literal that is not UTF-8 (raw literals are checked by the loader,
@@ -323,7 +323,7 @@ int fd__hb_build(fd_hb *h, fd_hb_lit *lit, size_t nlit, const fd_hb_rx *rx, size
                 continue;
             if (fd__hb_joinable(rx[i].pattern, rx[i].len))
                 sel[n++] = (uint32_t)i;
-            else if (rx[i].width > *solo)
+            else if ((rx[i].solo = 1) && rx[i].width > *solo)
                 *solo = rx[i].width;
         }
         r = join_all(pass ? &h->rx_allow : &h->rx, rx, sel, n, solo);

@@ -53,6 +53,7 @@ typedef struct fd_hb_rx {
     const pcre2_code *re;
     uint32_t width;
     uint8_t allow;
+    uint8_t solo; /* set by fd__hb_build(): held back by its width, not joined */
 } fd_hb_rx;
 
 /* Joined patterns: as many as PCRE2's size limit needs. */
@@ -81,7 +82,7 @@ typedef struct fd_hb {
 /* Build H from the LIT and RX of one buffer (either may be empty). Returns
  * 0 or FD_ENOMEM; a joined pattern PCRE2 rejects only makes its regexes
  * solo. */
-int fd__hb_build(fd_hb *h, fd_hb_lit *lit, size_t nlit, const fd_hb_rx *rx, size_t nrx);
+int fd__hb_build(fd_hb *h, fd_hb_lit *lit, size_t nlit, fd_hb_rx *rx, size_t nrx);
 void fd__hb_free(fd_hb *h);
 size_t fd__hb_bytes(const fd_hb *h);
 

@@ -474,8 +474,9 @@ static int build_holdback(fd_ruleset *rs, const exprs *ex)
             continue;
         fd_hb_lit *lit = malloc(e->n * sizeof *lit);
         fd_hb_rx *rx = malloc(e->n * sizeof *rx);
+        uint32_t *rx_rule = malloc(e->n * sizeof *rx_rule);
         size_t nl = 0, nr = 0;
-        if (!lit || !rx)
+        if (!lit || !rx || !rx_rule)
             err = FD_ENOMEM;
         for (size_t i = 0; i < e->n && !err; i++) {
             const fd_rule *r = &rs->rl.rules[e->ids[i]];
@@ -483,13 +484,19 @@ static int build_holdback(fd_ruleset *rs, const exprs *ex)
             uint8_t allow = r->action == FD_ALLOW;
             if (e->lit[i])
                 lit[nl++] = (fd_hb_lit){e->lit[i], (uint32_t)e->lens[i], allow};
-            else
-                rx[nr++] = (fd_hb_rx){r->pattern, r->pattern_len, ri->re, ri->width, allow};
+            else {
+                rx_rule[nr] = e->ids[i];
+                rx[nr++] = (fd_hb_rx){r->pattern, r->pattern_len, ri->re, ri->width, allow, 0};
+            }
         }
         if (!err)
             err = fd__hb_build(&rs->hb[b], lit, nl, rx, nr);
+        for (size_t i = 0; i < nr && !err; i++)
+            if (rx[i].solo)
+                rs->ri[rx_rule[i]].flags |= FD_RI_SOLO;
         free(lit);
         free(rx);
+        free(rx_rule);
     }
     return err;
 }

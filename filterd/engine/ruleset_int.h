@@ -27,6 +27,7 @@ enum fd_buf { FD_BUF_RAW = 0, FD_BUF_KEEP = 1, FD_BUF_STRIP = 2, FD_BUF_MAX = 3 
 #define FD_RI_PREFILTER 0x4u  /* a regex: a Hyperscan hit is a candidate, PCRE2 finds the span */
 #define FD_RI_COMBO     0x8u  /* an @all rule: matches come from its parts, not a database */
 #define FD_RI_PART      0x10u /* one part of an @all rule: internal, never reported */
+#define FD_RI_SOLO      0x20u /* a regex streams hold back by its width (holdback.h) */
 
 /* What the scan needs to know of each rule, by rule index. */
 typedef struct fd_rinfo {

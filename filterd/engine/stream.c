@@ -587,6 +587,25 @@ static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
     const fd_hb *h = &st->rs->hb[b];
     uint32_t n = buf_len(sb);
     uint32_t f = n - fd__hb_live(h, sb->ac);
+    uint32_t virt = UINT32_MAX;
+    /* A separator run the normalizer holds whose byte is already known (a
+     * white space run after text in KEEP: ' ' or '\n'; a run in STRIP that
+     * is a break) is walked ahead: a prefix it cannot continue is dead. */
+    const fd_norm_state *ns = &sb->ns;
+    if (b != FD_BUF_RAW && h->nnodes && ns->run && ns->any && fd_norm_pending(ns) == ns->run_at &&
+        (b == FD_BUF_KEEP || ns->brk || ns->run > FD_NORM_MAX_NOISE)) {
+        static const char brk[] = {FD_NORM_BREAK};
+        const char *next = b == FD_BUF_KEEP ? " \n" : brk;
+        size_t nnext = b == FD_BUF_KEEP ? 2 : 1;
+        f = n;
+        for (size_t k = 0; k < nnext; k++) {
+            uint32_t l = fd__hb_live(h, fd__hb_walk(h, sb->ac, next + k, 1));
+            if (l == 1)
+                virt = ns->run_at; /* a literal begins with the run's byte */
+            else if (l > 1 && n + 1 - l < f)
+                f = n + 1 - l;
+        }
+    }
     if (h->solo_w && back(n, h->solo_w) < f)
         f = back(n, h->solo_w);
     uint32_t r = rx_front(st, s, b, &h->rx, &sb->rxf);
@@ -594,7 +613,8 @@ static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
         f = r;
     if (f < back(n, sb->hold))
         f = back(n, sb->hold);
-    return to_orig(st, b, f);
+    uint32_t o = to_orig(st, b, f);
+    return virt < o ? virt : o;
 }
 
 /* The same for the allow rules of buffer B alone: no allow match not yet
@@ -1078,6 +1098,60 @@ size_t fd_stream_bytes(const fd_stream *st)
         if (st->rs->sdb[b] && hs_stream_size(st->rs->sdb[b], &sz) == HS_SUCCESS)
             n += sz;
         n += sb->win.cap * (1 + sizeof *sb->win.map);
+    }
+    return n;
+}
+
+uint32_t fd_stream_rule_holdback(const fd_ruleset *rs, uint32_t idx, int *always)
+{
+    if (always)
+        *always = 0;
+    if (idx >= rs->rl.nrules)
+        return 0;
+    const fd_rinfo *ri = &rs->ri[idx];
+    if (ri->flags & FD_RI_LITERAL) {
+        /* Its longest proper prefix: the literal, as its view has it, less
+         * its last character. */
+        const fd_rule *r = &rs->rl.rules[idx];
+        const char *t = r->pattern;
+        size_t l = r->pattern_len;
+        fd_normbuf nb;
+        fd_normbuf_init(&nb);
+        if (ri->buf != FD_BUF_RAW &&
+            fd_norm(t, l, ri->buf == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP, &nb) == 0)
+            t = nb.text, l = nb.len;
+        uint32_t h = l ? (uint32_t)fd_utf8_prev(t, l) : 0;
+        fd_normbuf_free(&nb);
+        return h;
+    }
+    if (always && (ri->flags & FD_RI_SOLO))
+        *always = 1;
+    return ri->width;
+}
+
+int fd_stream_holdback_notes(const fd_ruleset *rs, uint32_t above, int all, fd_diag *diag)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < rs->rl.nrules; i++) {
+        const fd_rule *r = &rs->rl.rules[i];
+        if (r->kind == FD_RULE_PART)
+            continue;
+        int always;
+        uint32_t h = fd_stream_rule_holdback(rs, i, &always);
+        if (!all && h <= above)
+            continue;
+        const char *file = rs->rl.files[r->file];
+        if (h == FD_WIDTH_UNBOUNDED)
+            fd_diag_add(diag, file, r->line,
+                        "note: streams hold back up to %u bytes (the cap) while a match of it may "
+                        "be in progress: unbounded width",
+                        FD_STREAM_DEFAULT_HOLDBACK);
+        else
+            fd_diag_add(diag, file, r->line, "note: streams hold back up to %u bytes %s", h,
+                        always ? "always (a regex joined partial matching cannot take, see "
+                                 "docs/protocol.md)"
+                               : "while a match of it may be in progress");
+        n++;
     }
     return n;
 }

@@ -67,6 +67,21 @@ void fd_stream_free(fd_stream *st);
 typedef enum fd_stream_policy { FD_STREAM_EXACT = 0, FD_STREAM_WIDEST = 1 } fd_stream_policy;
 void fd_stream_set_policy(fd_stream *st, fd_stream_policy p);
 
+/*
+ * The worst-case hold-back of rule IDX of RS, in bytes of the text its
+ * view scans (the original text can be longer: removed invisible
+ * characters, separator noise): for a literal its longest proper prefix
+ * (the literal less its last character), for a regex or an @all rule its
+ * width (FD_WIDTH_UNBOUNDED: up to the stream's cap). A stream holds that
+ * much back only while a match of the rule may be in progress, except for
+ * the regexes *ALWAYS (if not NULL) is set for: the few that cannot be
+ * joined for partial matching, held back by their width whatever the text.
+ */
+uint32_t fd_stream_rule_holdback(const fd_ruleset *rs, uint32_t idx, int *always);
+/* A "FILE:LINE: note: …" line in DIAG for every rule whose worst-case
+ * hold-back exceeds ABOVE bytes (ALL: for every rule); returns how many. */
+int fd_stream_holdback_notes(const fd_ruleset *rs, uint32_t above, int all, fd_diag *diag);
+
 fd_action fd_stream_decision(const fd_stream *st);
 /* Bytes fed so far, complete characters only. */
 uint64_t fd_stream_length(const fd_stream *st);

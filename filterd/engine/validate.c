@@ -152,14 +152,41 @@ static int luhn(const char *s, size_t n)
     return sum % 10 == 0;
 }
 
-/* GB 32100: 18 characters of 0-9A-HJ-NPQRTUWXY (no I, O, S, V, Z); the
- * last is 31 - (Σ value·weight mod 31), 31 written as 0. */
+/*
+ * GB 32100 character 1 (registration authority) and 2 (organisation type):
+ * the pairs its code table assigns (1 机构编制: 1 机关, 2 事业单位, 3 群众团体,
+ * 9 其他; 2 外交; 3 司法行政; 4 文化; 5 民政: 1 社会团体, 2 民办非企业单位,
+ * 3 基金会; 6 旅游; 7 宗教; 8 工会; 9 工商: 1 企业, 2 个体工商户, 3 农民专业
+ * 合作社; A 军队; N 农业; Y 其他). Each string is an authority followed by
+ * its types.
+ */
+static int valid_authority_type(char a, char t)
+{
+    static const char *const pairs[] = {"11239", "219", "3123459", "419", "51239", "6129",
+                                        "7129",  "819", "9123",    "A19", "N1239", "Y1"};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+        if (pairs[i][0] == a)
+            return strchr(pairs[i] + 1, t) != NULL && t != '\0';
+    return 0;
+}
+
+/* GB 32100: 18 characters of 0-9A-HJ-NPQRTUWXY (no I, O, S, V, Z): the
+ * registration authority and organisation type (a pair of its table), the
+ * 6-digit administrative division of GB/T 2260 (whose province part is
+ * checked as for resident IDs), the 9-character organisation code, and a
+ * check character 31 - (Σ value·weight mod 31), 31 written as 0. The check
+ * character alone passes 1 in 31 random numbers, resident IDs with a typo
+ * among them; the structure rejects most of those (310104195509140609 has
+ * a valid authority/type pair, 3 1, but no province 01). */
 static int cn_uscc(const char *s, size_t n)
 {
     static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
     static const int w[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
     char c[18];
     if (compact(s, n, c, 18) != 18)
+        return 0;
+    if (!valid_authority_type(c[0], c[1]) || !all_digits(c + 2, 6) ||
+        !valid_province(num(c + 2, 2)))
         return 0;
     int v[18];
     for (int i = 0; i < 18; i++) {

@@ -1,11 +1,13 @@
 /*
- * conn.h — one client connection: buffers, NDJSON framing, pipelining,
- * back-pressure, limits, idle timeout, peer credentials.
+ * conn.h — the transport of one client connection on the Unix socket:
+ * buffers, line framing, pipelining, back-pressure, limits, idle timeout,
+ * peer credentials. What the lines mean is the NDJSON door's (ndjson.h);
+ * each connection embeds one door session.
  *
  * Framing: a request is the bytes up to '\n' (a trailing '\r' is dropped,
- * blank lines are ignored). Requests are answered strictly in order: each
- * response is appended to `out`, and `out` is handed to libuv once per loop
- * iteration (after the audit batch of that iteration has been committed),
+ * blank lines are ignored). Responses leave strictly in order: the door
+ * says how many of its output bytes are ready (a decision waits for its
+ * audit record), and they are handed to libuv once per loop iteration,
  * with at most one write in flight per connection.
  *
  * Limits:
@@ -14,88 +16,89 @@
  *    usable;
  *  - back-pressure: when the unsent response bytes exceed FD_CONN_OUT_HIGH,
  *    the connection stops parsing and reading; it resumes as writes drain;
- *  - over --max-connections a new connection is answered with one `busy`
- *    error line and closed;
+ *  - --max-connections counts the connections really open: one leaves the
+ *    count when the daemon starts closing it, and at the limit, connections
+ *    whose client has already hung up (the worker has not read their EOF
+ *    yet) are not counted. Over the limit a new connection is answered
+ *    with one `busy` error line and closed (the warning is rate-limited);
  *  - a connection with no read or write progress for --idle-timeout
- *    seconds is closed;
- *  - at most --max-streams open streams; a stream without a chunk for
- *    --stream-timeout seconds is ended. A connection that ends, for any
- *    reason, ends its open streams ("disconnect", see streams.h).
+ *    seconds is closed. A connection that ends, for any reason, ends its
+ *    open streams ("disconnect").
  *
- * Ownership: a connection is owned by its worker and freed in its libuv
- * close callback; after fd_conn_close() it must not be used.
+ * Ownership: a connection belongs to its set (one per worker thread) and
+ * is freed once libuv has closed its handle and the door has no callback
+ * outstanding; after fd_conn_close() it must not be used.
  */
 #ifndef FD_CONN_H
 #define FD_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
 
 #include "buf.h"
-#include "streams.h"
-#include "worker.h"
+#include "config.h"
+#include "ndjson.h"
+#include "service.h"
 
 /* Pause reading above this many unsent response bytes. */
 #define FD_CONN_OUT_HIGH (1024 * 1024)
 /* Bytes asked from the kernel per read. */
 #define FD_CONN_READ_CHUNK (16 * 1024)
 
-struct fd_conn {
-    uv_pipe_t pipe;
-    fd_worker *w;
-    fd_conn *prev, *next; /* the worker's list */
-    fd_conn *dirty_next;  /* the worker's flush list */
-    fd_conn *wait_next;   /* the worker's reload waiters */
+typedef struct fd_conn fd_conn;
 
-    fd_buf in; /* received bytes; [in_off, in.len) not yet parsed */
-    size_t in_off;
-    size_t scan_off; /* bytes after in_off known to hold no '\n' */
-    fd_buf out;      /* responses not yet handed to libuv */
-    fd_buf wout;     /* the bytes of the write in flight */
-    uv_write_t wreq;
-    fd_buf defer_id;    /* '"id":X,' of a deferred request, or empty */
-    uint64_t defer_gen; /* reload generation it waits for */
+/*
+ * Every open connection of the daemon, for --max-connections: a count and
+ * a bitmap of their descriptors (atomic words: set by the thread that
+ * adopts a connection, cleared by the one that closes it; read by any).
+ */
+typedef struct fd_conn_registry {
+    _Atomic uint64_t *bits;
+    size_t nwords;
+    atomic_uint nopen;
+} fd_conn_registry;
 
-    fd_streams streams;   /* open streams (open/chunk/close), see streams.h */
-    struct ucred peer;    /* SO_PEERCRED at accept */
-    uint64_t last_active; /* loop time (ms) of the last read or write */
-    uint64_t serial;      /* connection number, for logs */
+int fd_conn_registry_init(fd_conn_registry *r, size_t maxfd);
+void fd_conn_registry_free(fd_conn_registry *r);
 
-    bool reading;
-    bool writing;
-    bool dirty;
-    bool discarding; /* inside an oversized line */
-    bool paused;     /* back-pressure */
-    bool waiting;    /* a deferred op (reload) is pending */
-    bool eof;
-    bool draining;
-    bool reject; /* over --max-connections: answer busy, close */
-    bool closing;
-};
+/* One worker thread's connections. */
+typedef struct fd_conn_set {
+    uv_loop_t *loop;
+    fd_svc_thread *t;
+    const fd_config *cfg;
+    fd_conn_registry *reg;
+    fd_conn *conns; /* every connection not yet freed */
+    unsigned nconns;
+    fd_conn *dirty; /* connections with responses to write this iteration */
+    bool draining;  /* graceful stop: new connections get busy */
+    /* After a connection was freed (a draining worker checks whether it
+     * is done). */
+    void (*on_free)(void *arg);
+    void *arg;
+} fd_conn_set;
 
-/* Take over FD, a connection the acceptor handed to worker W. */
-void fd_conn_adopt(fd_worker *w, int fd);
+/* Take over FD, a connection the acceptor handed to SET's thread. */
+void fd_conn_adopt(fd_conn_set *set, int fd);
 
 /* Start closing C (idempotent). */
 void fd_conn_close(fd_conn *c);
 
-/* Hand C's pending responses to libuv (called from the worker's flush). */
-void fd_conn_flush(fd_conn *c);
+/* End of a loop iteration: hand every dirty connection's ready responses
+ * to libuv. */
+void fd_conn_flush_all(fd_conn_set *set);
 
-/* Graceful stop: read what the client has already sent, answer it, close. */
-void fd_conn_drain(fd_conn *c);
+/* Graceful stop: every connection reads what its client has already sent,
+ * answers it, and closes. */
+void fd_conn_drain_all(fd_conn_set *set);
 
-/* A deferred response has been appended to c->out: continue with the next
- * requests. */
-void fd_conn_resume(fd_conn *c);
+/* Close every connection now. */
+void fd_conn_close_all(fd_conn_set *set);
 
-/* Close W's connections idle for longer than the idle timeout; end their
- * streams idle for longer than the stream timeout. */
-void fd_conn_sweep(fd_worker *w);
-
-/* Put C on its worker's flush list. */
-void fd_conn_mark_dirty(fd_conn *c);
+/* Close connections idle for longer than --idle-timeout; end streams idle
+ * for longer than --stream-timeout. */
+void fd_conn_sweep(fd_conn_set *set);
 
 #endif

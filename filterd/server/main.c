@@ -84,15 +84,26 @@ static int run_check(const fd_config *cfg)
     printf("categories: %zu\n", rl->ncats);
     for (size_t i = 0; i < rl->ncats; i++)
         printf("  %-6s %5zu  %s\n", rl->cats[i].id, per_cat[i], rl->cats[i].en);
-    /* Streams hold back the longest match a rule can have; these rules have
-     * none, so their hold-back is capped (rules/README.md §9). */
-    printf("unbounded:  %zu rules of unbounded width (streams hold back at most %u bytes "
-           "for them)\n",
-           fd_ruleset_unbounded(rs), FD_STREAM_DEFAULT_HOLDBACK);
-    for (uint32_t i = 0; i < rl->nrules; i++)
-        if (rl->rules[i].kind != FD_RULE_PART && fd_ruleset_rule_width(rs, i) == FD_WIDTH_UNBOUNDED)
-            printf("  %s:%u: %s\n", rl->files[rl->rules[i].file], rl->rules[i].line,
-                   rl->rules[i].id);
+    /* Streams hold back, per rule, at most its worst case, and only while a
+     * match of it may be in progress (docs/protocol.md): the rules whose
+     * worst case is over 48 bytes are listed. */
+    size_t hb[4] = {0}, hb_always = 0;
+    for (uint32_t i = 0; i < rl->nrules; i++) {
+        if (rl->rules[i].kind == FD_RULE_PART)
+            continue;
+        int always;
+        uint32_t h = fd_stream_rule_holdback(rs, i, &always);
+        hb_always += (size_t)always;
+        hb[h == FD_WIDTH_UNBOUNDED ? 3 : h > 48 ? 2 : h > 16 ? 1 : 0]++;
+    }
+    printf("hold-back:  worst case per rule: up to 16 bytes %zu, up to 48 %zu, more %zu, "
+           "unbounded %zu (capped at %u bytes); %zu held back whatever the text\n",
+           hb[0], hb[1], hb[2], hb[3], FD_STREAM_DEFAULT_HOLDBACK, hb_always);
+    fd_diag notes = FD_DIAG_INIT;
+    fd_stream_holdback_notes(rs, 48, 0, &notes);
+    for (size_t i = 0; i < notes.n; i++)
+        printf("  %s\n", notes.lines[i]);
+    fd_diag_free(&notes);
     printf("configuration OK\n");
     free(per_cat);
     fd_ruleset_unref(rs);

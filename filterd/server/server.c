@@ -40,27 +40,117 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audit.h"
 #include "conn.h"
 #include "jarena.h"
 #include "log.h"
-#include "proto.h"
-#include "worker.h"
+#include "service.h"
 
 /* Longest a graceful stop waits for slow clients to take their answers. */
 #define FD_DRAIN_MS 10000
 
-/* ---- reload results ----------------------------------------------------- */
+typedef struct fd_server fd_server;
 
-void fd_reload_result_release(fd_reload_result *r)
+/*
+ * Accepted connections on their way from the acceptor (main thread, the
+ * only producer) to one worker (the only consumer): a single-producer,
+ * single-consumer ring of file descriptors. head and tail only grow.
+ */
+#define FD_HANDOFF_CAP 1024
+typedef struct fd_handoff {
+    int fds[FD_HANDOFF_CAP];
+    _Atomic size_t head; /* next slot the worker takes */
+    _Atomic size_t tail; /* next slot the acceptor fills */
+} fd_handoff;
+
+/* Producer side: 0, or -1 if the ring is full. */
+static int handoff_push(fd_handoff *h, int fd)
 {
-    if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
-        return;
-    if (r->rs)
-        fd_ruleset_unref(r->rs);
-    free(r->errors);
-    free(r);
+    size_t t = atomic_load_explicit(&h->tail, memory_order_relaxed);
+    if (t - atomic_load_explicit(&h->head, memory_order_acquire) == FD_HANDOFF_CAP)
+        return -1;
+    h->fds[t % FD_HANDOFF_CAP] = fd;
+    atomic_store_explicit(&h->tail, t + 1, memory_order_release);
+    return 0;
 }
+
+/* Consumer side: an fd, or -1 if the ring is empty. */
+static int handoff_pop(fd_handoff *h)
+{
+    size_t hd = atomic_load_explicit(&h->head, memory_order_relaxed);
+    if (hd == atomic_load_explicit(&h->tail, memory_order_acquire))
+        return -1;
+    int fd = h->fds[hd % FD_HANDOFF_CAP];
+    atomic_store_explicit(&h->head, hd + 1, memory_order_release);
+    return fd;
+}
+
+static size_t handoff_len(fd_handoff *h)
+{
+    return atomic_load_explicit(&h->tail, memory_order_relaxed) -
+           atomic_load_explicit(&h->head, memory_order_relaxed);
+}
+
+/*
+ * A worker thread: its loop, its service context (rules, scratch,
+ * counters, audit batch) and its connections. Everything but the fields
+ * marked "cross thread" is touched only by the worker's own thread; the
+ * main thread stores into those and sends `wake`.
+ */
+typedef struct fd_worker {
+    fd_server *srv;
+    unsigned idx;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_async_t wake;  /* the main thread has something for us */
+    uv_check_t flush; /* end of each loop iteration: audit batch, then writes */
+    uv_timer_t sweep; /* idle timeouts */
+    uv_timer_t drain_timer;
+    fd_svc_thread svc;
+    fd_conn_set conns;
+
+    /* cross thread: set by the main thread, then wake is sent */
+    fd_handoff handoff; /* newly accepted connections */
+    bool handed;        /* main thread only: got connections in this batch */
+    _Atomic(fd_reload_result *) pending_reload;
+    atomic_int drain_req;
+
+    bool draining;
+    bool finished;
+    bool loop_ok; /* loop initialised: worker_free() must close it */
+    bool svc_ok;  /* svc initialised */
+} fd_worker;
+
+/* The daemon: the main thread's loop (accept, signals, reloads) and the
+ * workers. */
+struct fd_server {
+    const fd_config *cfg;
+    fd_service svc;
+    int listen_fd;
+    uv_loop_t *loop;
+    uv_poll_t accept_poll;
+    uv_timer_t accept_retry; /* out of file descriptors: accept again later */
+    unsigned next_worker;    /* round-robin start for tie-breaking */
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+    uv_async_t reload_async;
+    fd_worker *workers;
+    unsigned nworkers;
+    fd_conn_registry reg;
+    fd_ruleset *rs; /* main thread: the current rule set */
+    struct fd_watch *watch;
+    _Atomic uint64_t reload_req_gen; /* bumped by every reload request */
+    uint64_t reload_started_gen;     /* main thread */
+    bool reload_running;             /* main thread */
+    uv_work_t reload_work;
+    fd_ruleset *reload_new; /* result of the background load */
+    char *reload_errors;
+    /* A reload result allocated ahead, for when memory runs out at the end
+     * of a reload: the waiters must still be answered. spare_used marks
+     * it once taken. */
+    fd_reload_result *spare_result, *spare_used;
+    bool stopping;
+};
+
+static uint64_t request_reload(void *arg);
 
 /* ---- the listening socket ----------------------------------------------- */
 
@@ -210,84 +300,53 @@ int fd_server_check_config(const fd_config *cfg)
 
 /* ---- workers ------------------------------------------------------------ */
 
-/* End of a loop iteration: commit the audit batch, then write responses.
- * The commit comes first and unconditionally: records may be queued for
- * connections that are not on the flush list (closing ones), and a failed
- * commit rewrites the waiting responses into audit_failed before they go. */
+/* End of a loop iteration: hand this iteration's audit records to the
+ * writer, then write the responses that are ready. The records go first
+ * and unconditionally: streams of closing connections queue records too. */
 static void flush_cb(uv_check_t *h)
 {
     fd_worker *w = h->data;
-    fd_audit_commit(w);
-    if (!w->dirty)
-        return;
-    fd_conn *c = w->dirty;
-    w->dirty = NULL;
-    while (c) {
-        fd_conn *next = c->dirty_next;
-        fd_conn_flush(c);
-        c = next;
-    }
+    fd_svc_thread_flush(&w->svc);
+    fd_conn_flush_all(&w->conns);
 }
 
 static void sweep_cb(uv_timer_t *t)
 {
-    fd_conn_sweep(t->data);
+    fd_worker *w = t->data;
+    fd_conn_sweep(&w->conns);
 }
 
 static void drain_timeout_cb(uv_timer_t *t)
 {
     fd_worker *w = t->data;
-    fd_warn("worker %u: %u connection(s) still busy after %d ms, closing them", w->idx, w->nconns,
-            FD_DRAIN_MS);
-    for (fd_conn *c = w->conns; c; c = c->next)
-        fd_conn_close(c);
+    fd_warn("worker %u: %u connection(s) still busy after %d ms, closing them", w->idx,
+            w->conns.nconns, FD_DRAIN_MS);
+    fd_conn_close_all(&w->conns);
 }
 
-static void answer_waiters(fd_worker *w, const fd_reload_result *res, uint64_t upto)
+/* A draining worker is done once no connection is left and no audit
+ * record of it is on its way: close its handles, its loop ends. */
+static void maybe_finish(void *arg)
 {
-    /* Detach first: answering resumes a connection, which may queue a new
-     * reload request (and so a new waiter) right away. */
-    fd_conn *ready = NULL, **p = &w->waiters;
-    while (*p) {
-        fd_conn *c = *p;
-        if (c->defer_gen <= upto) {
-            *p = c->wait_next;
-            c->wait_next = ready;
-            ready = c;
-        } else {
-            p = &c->wait_next;
-        }
-    }
-    while (ready) {
-        fd_conn *c = ready;
-        ready = c->wait_next;
-        fd_proto_reload_done(c, res);
-    }
-}
-
-void fd_worker_maybe_finish(fd_worker *w)
-{
-    if (!w->draining || w->nconns || w->finished)
+    fd_worker *w = arg;
+    if (!w->draining || w->finished || w->conns.nconns || fd_svc_thread_busy(&w->svc))
         return;
     w->finished = true;
     uv_close((uv_handle_t *)&w->wake, NULL);
     uv_close((uv_handle_t *)&w->flush, NULL);
     uv_close((uv_handle_t *)&w->sweep, NULL);
     uv_close((uv_handle_t *)&w->drain_timer, NULL);
+    fd_svc_thread_close(&w->svc);
 }
 
 static void start_drain(fd_worker *w)
 {
     w->draining = true;
-    answer_waiters(w, NULL, UINT64_MAX);
-    fd_conn *next;
-    for (fd_conn *c = w->conns; c; c = next) {
-        next = c->next;
-        fd_conn_drain(c);
-    }
-    if (w->nconns)
+    fd_svc_thread_stop(&w->svc); /* waiting reloads: "shutting down" */
+    fd_conn_drain_all(&w->conns);
+    if (w->conns.nconns)
         uv_timer_start(&w->drain_timer, drain_timeout_cb, FD_DRAIN_MS, 0);
-    fd_worker_maybe_finish(w);
+    maybe_finish(w);
 }
 
 /* The main thread has new connections, a reload result or a stop request. */
@@ -299,24 +358,12 @@ static void wake_cb(uv_async_t *h)
      * drained) rather than lost. */
     int drain = atomic_load(&w->drain_req);
     int fd;
-    while ((fd = fd_handoff_pop(&w->handoff)) >= 0)
-        fd_conn_adopt(w, fd);
+    while ((fd = handoff_pop(&w->handoff)) >= 0)
+        fd_conn_adopt(&w->conns, fd);
 
     fd_reload_result *res = atomic_exchange(&w->pending_reload, NULL);
     if (res) {
-        if (res->rs && res->rs != w->rs) {
-            /* Streams opened before keep their rule set (they hold a
-             * reference) and go on using this scratch: that stays valid for
-             * them because fd_scratch_update() only ever grows it. */
-            int rc = fd_scratch_update(w->scratch, res->rs);
-            if (rc == 0) {
-                fd_ruleset_unref(w->rs);
-                w->rs = fd_ruleset_ref(res->rs);
-            } else {
-                fd_error("worker %u: cannot switch to the new rules: %s", w->idx, fd_strerror(rc));
-            }
-        }
-        answer_waiters(w, res, res->gen);
+        fd_svc_thread_reload(&w->svc, res);
         fd_reload_result_release(res);
     }
     if (drain && !w->draining)
@@ -327,7 +374,6 @@ static void worker_main(void *arg)
 {
     fd_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    fd_audit_finish(w); /* records queued after the last flush (closing connections) */
     fd_jarena_thread_free();
 }
 
@@ -336,20 +382,22 @@ static int worker_init(fd_server *srv, fd_worker *w, unsigned idx)
 {
     w->srv = srv;
     w->idx = idx;
-    fd_result_init(&w->result);
-    int rc = fd_scratch_new(srv->rs, &w->scratch);
-    if (rc != 0) {
-        fd_error("scratch: %s", fd_strerror(rc));
-        return -1;
-    }
-    w->rs = fd_ruleset_ref(srv->rs);
-    if (fd_audit_worker_init(w) != 0) {
-        fd_error("audit: out of memory");
-        return -1;
-    }
     if (uv_loop_init(&w->loop) != 0)
         return -1;
     w->loop_ok = true;
+    if (fd_svc_thread_init(&srv->svc, &w->svc, idx, &w->loop, srv->rs) != 0)
+        return -1;
+    w->svc_ok = true;
+    w->svc.on_complete = maybe_finish;
+    w->svc.on_complete_arg = w;
+    w->conns = (fd_conn_set){
+        .loop = &w->loop,
+        .t = &w->svc,
+        .cfg = srv->cfg,
+        .reg = &srv->reg,
+        .on_free = maybe_finish,
+        .arg = w,
+    };
     uv_async_init(&w->loop, &w->wake, wake_cb);
     w->wake.data = w;
     uv_check_init(&w->loop, &w->flush);
@@ -385,7 +433,7 @@ static void worker_free(fd_worker *w)
 {
     fd_reload_result_release(atomic_exchange(&w->pending_reload, NULL));
     int fd;
-    while ((fd = fd_handoff_pop(&w->handoff)) >= 0)
+    while ((fd = handoff_pop(&w->handoff)) >= 0)
         close(fd); /* handed over after the worker had stopped */
     if (w->loop_ok) {
         /* A worker that never ran (start-up failure) still has its handles
@@ -395,12 +443,8 @@ static void worker_free(fd_worker *w)
         if (uv_loop_close(&w->loop) != 0)
             fd_warn("worker %u: loop not closed cleanly", w->idx);
     }
-    if (w->scratch)
-        fd_scratch_free(w->scratch);
-    fd_result_free(&w->result);
-    if (w->rs)
-        fd_ruleset_unref(w->rs);
-    fd_audit_worker_free(w);
+    if (w->svc_ok)
+        fd_svc_thread_free(&w->svc);
 }
 
 /* ---- the acceptor (main thread) ---------------------------------------- */
@@ -417,17 +461,17 @@ static fd_worker *dispatch(fd_server *srv, int fd)
     for (unsigned k = 0; k < n; k++) {
         unsigned i = (srv->next_worker + k) % n;
         fd_worker *w = &srv->workers[i];
-        if (fd_handoff_len(&w->handoff) >= FD_HANDOFF_CAP)
+        if (handoff_len(&w->handoff) >= FD_HANDOFF_CAP)
             continue;
-        uint64_t load = atomic_load_explicit(&w->stats.conns_current, memory_order_relaxed) +
-                        fd_handoff_len(&w->handoff);
+        uint64_t load = atomic_load_explicit(&w->svc.stats.conns_current, memory_order_relaxed) +
+                        handoff_len(&w->handoff);
         if (load < best_load) {
             best_load = load;
             best = i;
         }
     }
     srv->next_worker = (srv->next_worker + 1) % n;
-    if (best == n || fd_handoff_push(&srv->workers[best].handoff, fd) != 0) {
+    if (best == n || handoff_push(&srv->workers[best].handoff, fd) != 0) {
         fd_warn("all workers are backlogged; dropping a new connection");
         close(fd);
         return NULL;
@@ -485,8 +529,9 @@ static void accept_cb(uv_poll_t *h, int status, int events)
 
 /* ---- reload (main thread) ----------------------------------------------- */
 
-uint64_t fd_server_request_reload(fd_server *srv)
+static uint64_t request_reload(void *arg)
 {
+    fd_server *srv = arg;
     uint64_t gen = atomic_fetch_add(&srv->reload_req_gen, 1) + 1;
     uv_async_send(&srv->reload_async);
     return gen;
@@ -517,36 +562,46 @@ static void reload_after_cb(uv_work_t *req, int status)
     fd_server *srv = req->data;
     srv->reload_running = false;
     fd_reload_result *res = calloc(1, sizeof(*res));
-    if (status != 0 || !res) {
+    if (!res) {
+        /* Out of memory: the waiters are still answered (from the result
+         * kept aside for this), with the truth. */
+        res = srv->spare_result;
+        srv->spare_result = NULL;
+    }
+    if (!res) {
+        fd_error("reload: out of memory; the reload requests waiting now are answered when "
+                 "the daemon stops");
         if (srv->reload_new)
             fd_ruleset_unref(srv->reload_new);
         free(srv->reload_errors);
-        free(res);
-        fd_error("reload failed: %s", status ? uv_strerror(status) : "out of memory");
-        atomic_fetch_add(&srv->reloads_failed, 1);
+        srv->reload_new = NULL;
+        srv->reload_errors = NULL;
         return;
     }
+    memset(res, 0, sizeof *res);
     res->gen = srv->reload_started_gen;
-    if (srv->reload_new) {
+    if (status != 0 || res == srv->spare_used) {
+        if (srv->reload_new)
+            fd_ruleset_unref(srv->reload_new);
+        free(srv->reload_errors);
+        res->status = FD_SVC_EINTERNAL;
+        fd_error("reload failed: %s", status ? uv_strerror(status) : "out of memory");
+        fd_service_note_reload(&srv->svc, res);
+    } else if (srv->reload_new) {
         res->rs = srv->reload_new; /* the result's reference */
         snprintf(res->version, sizeof(res->version), "%s", fd_ruleset_version(res->rs));
         res->nrules = fd_ruleset_nrules(res->rs);
         fd_ruleset_unref(srv->rs);
         srv->rs = fd_ruleset_ref(res->rs);
-        atomic_fetch_add(&srv->reloads_ok, 1);
-        atomic_store(&srv->last_reload_at, (uint64_t)time(NULL));
-        atomic_store(&srv->last_reload_ok, 1);
-        atomic_store(&srv->last_reload_us, (uint64_t)(fd_ruleset_compile_ms(res->rs) * 1000));
-        atomic_store(&srv->last_reload_cached, fd_ruleset_cached(res->rs));
+        fd_service_note_reload(&srv->svc, res);
         fd_info("rules reloaded from %s: version %s, %zu rules, %s in %.1f ms", srv->cfg->rules_dir,
                 res->version, res->nrules,
                 fd_ruleset_cached(res->rs) ? "from the cache" : "compiled",
                 fd_ruleset_compile_ms(res->rs));
     } else {
         res->errors = srv->reload_errors;
-        atomic_fetch_add(&srv->reloads_failed, 1);
-        atomic_store(&srv->last_reload_at, (uint64_t)time(NULL));
-        atomic_store(&srv->last_reload_ok, 0);
+        res->status = FD_SVC_EBAD_RULES;
+        fd_service_note_reload(&srv->svc, res);
         fd_error("reload of %s failed, keeping rules %s:", srv->cfg->rules_dir,
                  fd_ruleset_version(srv->rs));
         for (char *line = res->errors, *nl; line && *line; line = nl ? nl + 1 : NULL) {
@@ -554,6 +609,8 @@ static void reload_after_cb(uv_work_t *req, int status)
             fd_error("  %.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
         }
     }
+    if (!srv->spare_result) /* for the next time memory runs out */
+        srv->spare_used = srv->spare_result = malloc(sizeof *srv->spare_result);
     srv->reload_new = NULL;
     srv->reload_errors = NULL;
 
@@ -632,10 +689,10 @@ static void signal_cb(uv_signal_t *h, int signum)
         break;
     case SIGHUP:
         fd_info("SIGHUP: reload requested");
-        fd_server_request_reload(srv);
+        request_reload(srv);
         break;
     case SIGUSR1:
-        fd_audit_reopen(srv);
+        fd_service_reopen_audit(&srv->svc);
         break;
     }
 }
@@ -656,7 +713,7 @@ static void watch_cb(void *arg)
 {
     fd_server *srv = arg;
     fd_info("rule files changed: reload requested");
-    fd_server_request_reload(srv);
+    request_reload(srv);
 }
 
 /* Let the daemon hold as many connections as the hard limit allows. */
@@ -675,7 +732,6 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     srv->rs = rs;
-    srv->start_ms = uv_hrtime() / 1000000;
     int status = 1;
     unsigned started = 0;
     ino_t ino = 0;
@@ -690,14 +746,30 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
 
     /* The audit log before the socket: a daemon that cannot record its
      * decisions must not accept requests for them. */
-    if (fd_audit_open(srv) != 0) {
+    fd_svc_hooks hooks = {request_reload, srv};
+    if (fd_service_init(&srv->svc, cfg, cfg->threads, &hooks) != 0) {
+        fd_ruleset_unref(rs);
+        return 1;
+    }
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur == RLIM_INFINITY ||
+        nofile.rlim_cur > (1u << 22))
+        nofile.rlim_cur = 1u << 22;
+    srv->spare_used = srv->spare_result = malloc(sizeof *srv->spare_result);
+    if (fd_conn_registry_init(&srv->reg, nofile.rlim_cur) != 0 || !srv->spare_result) {
+        fd_error("out of memory");
+        fd_service_fini(&srv->svc);
+        fd_conn_registry_free(&srv->reg);
+        free(srv->spare_result);
         fd_ruleset_unref(rs);
         return 1;
     }
 
     srv->listen_fd = make_listener(cfg, &ino);
     if (srv->listen_fd < 0) {
-        fd_audit_close(srv);
+        fd_service_fini(&srv->svc);
+        fd_conn_registry_free(&srv->reg);
+        free(srv->spare_result);
         fd_ruleset_unref(rs);
         return 1;
     }
@@ -706,7 +778,6 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
     srv->loop = &main_loop;
     uv_async_init(srv->loop, &srv->reload_async, reload_async_cb);
     srv->reload_async.data = srv;
-    fd_audit_start(srv);
 
     srv->workers = calloc(cfg->threads, sizeof(fd_worker));
     if (!srv->workers) {
@@ -768,7 +839,9 @@ out_workers:
         worker_free(&srv->workers[i]);
     free(srv->workers);
 out:
-    fd_audit_close(srv); /* the workers are gone: every batch is committed */
+    fd_service_fini(&srv->svc); /* the workers are gone: every record is written */
+    fd_conn_registry_free(&srv->reg);
+    free(srv->spare_result);
     uv_close((uv_handle_t *)&srv->reload_async, NULL);
     uv_run(srv->loop, UV_RUN_DEFAULT);
     uv_loop_close(srv->loop);

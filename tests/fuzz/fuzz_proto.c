@@ -1,13 +1,15 @@
 /*
- * fuzz_proto.c — protocol lines through the daemon's real request handler
- * (fd_proto_handle), on a connection and a worker set up as the server sets
- * them up, minus the sockets: every input is one connection's bytes, split
- * into lines. Each line must get exactly one response line, and every
- * response must be a JSON object. Streams opened by one input are ended
- * when its "connection" ends, as a disconnect would.
+ * fuzz_proto.c — the NDJSON door (filterd/doors/ndjson.c) with the service
+ * and the engine alone: no server, no sockets, no fake connection. Every
+ * input is one session's bytes, split into lines and handed to
+ * fd_ndjson_line() as the transport would. Each line must get exactly one
+ * response line, every response must be a JSON object, and every response
+ * must be ready to leave (no audit log: nothing is kept back). Streams
+ * opened by one input are ended when its session closes, as a disconnect
+ * would.
  *
- * The peer is an unprivileged uid, so control ops answer `forbidden`
- * instead of starting reloads (which need the main loop).
+ * The peer is an unprivileged uid, so admin ops answer `forbidden`
+ * instead of starting reloads.
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -15,18 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "conn.h"
-#include "proto.h"
+#include "ndjson.h"
 #include "ruleset.h"
-#include "scan.h"
-#include "worker.h"
+#include "service.h"
 
 #define MAX_LINES 64
 
 static fd_config cfg;
-static fd_server srv;
-static fd_worker w;
+static fd_service svc;
+static fd_svc_thread t;
+static uv_loop_t loop;
 
 static void init_once(void)
 {
@@ -35,6 +35,7 @@ static void init_once(void)
         return;
     done = 1;
     fd_config_init(&cfg);
+    fd_log_set_level(FD_LOG_ERROR);
     fd_diag d = FD_DIAG_INIT;
     fd_ruleset *rs = NULL;
     if (fd_ruleset_load(FD_SOURCE_DIR "/rules", &rs, &d) != 0) {
@@ -42,18 +43,13 @@ static void init_once(void)
         abort();
     }
     fd_diag_free(&d);
-    srv.cfg = &cfg;
-    srv.rs = rs;
-    srv.nworkers = 1;
-    srv.workers = &w;
-    w.srv = &srv;
-    fd_result_init(&w.result);
-    if (fd_scratch_new(rs, &w.scratch) != 0 || uv_loop_init(&w.loop) != 0)
+    if (uv_loop_init(&loop) != 0 || fd_service_init(&svc, &cfg, 1, NULL) != 0 ||
+        fd_svc_thread_init(&svc, &t, 0, &loop, rs) != 0)
         abort();
-    w.rs = fd_ruleset_ref(rs);
+    fd_ruleset_unref(rs); /* the thread holds its own reference */
 }
 
-/* Count the response lines in C's output and check each is an object. */
+/* Count the response lines in OUT and check each is an object. */
 static size_t check_responses(const fd_buf *out)
 {
     size_t n = 0;
@@ -78,44 +74,58 @@ static size_t check_responses(const fd_buf *out)
     return n;
 }
 
+static void wake(fd_ndjson *s)
+{
+    (void)s;
+    fprintf(stderr, "fuzz_proto: a wake-up without an audit log or a reload\n");
+    abort();
+}
+
+static void release(fd_ndjson *s)
+{
+    (void)s;
+}
+
+static const fd_ndjson_ops ops = {wake, release};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init_once();
     if (size > 1 << 16)
         return 0;
-    fd_conn *c = calloc(1, sizeof *c);
-    c->w = &w;
-    c->peer.pid = 1;
-    c->peer.uid = 65534;
-    c->peer.gid = 65534;
+    fd_ndjson s;
+    struct ucred peer = {.pid = 1, .uid = 65534, .gid = 65534};
+    fd_ndjson_init(&s, &t, &ops, &peer, 1);
     const char *p = (const char *)data, *end = p + size;
     size_t lines = 0;
     while (p < end && lines < MAX_LINES) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        size_t before = c->out.len;
-        fd_proto_handle(c, p, len);
+        size_t before = s.out.len;
+        fd_ndjson_line(&s, p, len);
         lines++;
-        if (c->waiting) {
+        if (s.waiting) {
             fprintf(stderr, "fuzz_proto: an op was deferred for an unprivileged peer\n");
             abort();
         }
-        if (c->out.len == before) {
+        if (s.out.len == before) {
             fprintf(stderr, "fuzz_proto: no response to line %zu\n", lines);
+            abort();
+        }
+        if (fd_ndjson_ready(&s) != s.out.len) {
+            fprintf(stderr, "fuzz_proto: a response kept back without an audit log\n");
             abort();
         }
         p += len + (nl ? 1 : 0);
     }
-    if (check_responses(&c->out) != lines) {
+    if (check_responses(&s.out) != lines) {
         fprintf(stderr, "fuzz_proto: %zu lines, a different number of responses\n", lines);
         abort();
     }
-    fd_streams_end_all(c, "disconnect");
-    fd_buf_free(&c->out);
-    fd_buf_free(&c->in);
-    fd_buf_free(&c->defer_id);
-    free(c);
-    /* Forget the connection in the worker's flush list. */
-    w.dirty = NULL;
+    if (!fd_ndjson_close(&s)) {
+        fprintf(stderr, "fuzz_proto: callbacks outstanding after close\n");
+        abort();
+    }
+    fd_ndjson_free(&s);
     return 0;
 }

@@ -359,3 +359,23 @@ Test(conn, reload_under_load)
     free(line);
     fdt_close(admin);
 }
+
+/*
+ * Connection churn: 300 quick connect/close cycles against
+ * --max-connections 64, then one client. The daemon must count the
+ * connections that are really open (the closed ones are gone, even if a
+ * worker has not read their EOF yet): the client gets its answer, not
+ * `busy`, and no retry is needed.
+ */
+Test(conn, churn_no_spurious_busy)
+{
+    const char *extra[] = {"--max-connections", "64", NULL};
+    cr_assert(fdt_start(extra) == 0, "%s", fdt_d.log);
+    for (int i = 0; i < 300; i++) {
+        fdt_conn *c = fdt_connect(fdt_d.sock);
+        fdt_close(c);
+    }
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+    expect_ping(c);
+    fdt_close(c);
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -110,12 +111,13 @@ Test(filterctl, rules_import_check_lint_test)
     const char *imp[] = {"rules", "import",  "--category", "A1.4", "--action",
                          "flag",  "--rules", fdt_d.rules,  list,   NULL};
     cr_assert_eq(fdt_run(FILTERCTL_BIN, imp, NULL, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "@category A1.4\n@action flag\n赌博网站\n代开发票\n\\#hashtag\n"), "%s",
-              out);
+    cr_assert(strstr(out, "@category A1.4\n@action flag\n赌博网站\n代开发票\n@match word\n"
+                          "\\#hashtag\n"),
+              "%s", out);
     cr_assert(strstr(err, "vendor.txt:1: dropped: header line"), "%s", err);
-    cr_assert(strstr(err, "vendor.txt:3: dropped: duplicate of line 2 after normalization"), "%s",
+    cr_assert(strstr(err, "vendor.txt:3: dropped: duplicate after normalization (of line 2)"), "%s",
               err);
-    cr_assert(strstr(err, "3 keywords imported, 2 lines dropped"), "%s", err);
+    cr_assert(strstr(err, "\nimported 3, review 0, dropped 2\n"), "%s", err);
     fdt_write_file(fdt_d.rules, "imported.rules", out);
     fdt_write_file(fdt_d.rules, "imported.tests", "flag:A1.4\t这里有赌 博网站\nallow\t天气很好\n");
     free(out);
@@ -135,7 +137,7 @@ Test(filterctl, rules_import_check_lint_test)
     fdt_write_file(fdt_d.rules, "dup.rules", "@category A1.4\n@action flag\n賭博網站\n");
     const char *lnt[] = {"rules", "lint", fdt_d.rules, NULL};
     cr_assert_eq(fdt_run(FILTERCTL_BIN, lnt, NULL, &out, &err), 0, "%s", err);
-    cr_assert(strstr(out, "imported.rules:6: warning: duplicate of dup.rules:3"), "%s%s", out, err);
+    cr_assert(strstr(out, "imported.rules:7: warning: duplicate of dup.rules:3"), "%s%s", out, err);
     free(out);
     free(err);
 
@@ -143,6 +145,59 @@ Test(filterctl, rules_import_check_lint_test)
     fdt_write_file(fdt_d.rules, "dup.rules", "@category A1.4\n@action maybe\n");
     cr_assert_eq(fdt_run(FILTERCTL_BIN, chk, NULL, &out, &err), 1);
     cr_assert(strstr(err, "dup.rules:2: unknown action 'maybe'"), "%s", err);
+    free(out);
+    free(err);
+}
+
+/* rules import from stdin, against an existing rule directory, with a
+ * benign corpus given as a directory (a file in it that is not UTF-8 text
+ * is skipped) and as a file; the report counts each reason and ends with
+ * the summary line. `filterctl --help` lists the command. */
+Test(filterctl, rules_import_stdin_rules_benign)
+{
+    char *out = NULL, *err = NULL;
+    fdt_write_file(fdt_d.rules, "old.rules", "@category A1.4\n炸彈\n");
+    char corpus[4200], fortunes[4200];
+    snprintf(corpus, sizeof corpus, "%s/benign", fdt_d.dir);
+    snprintf(fortunes, sizeof fortunes, "%s/fortunes", fdt_d.dir);
+    mkdir(corpus, 0755);
+    fdt_write_file(corpus, "ls.1.txt", "名称\n ls - 列出目录内容\n\n描述\n 显示用户信息\n");
+    fdt_write_file(corpus, "ls.1.gz", "\x1f\x8b\x08\xff\xfe");
+    fdt_write_file(fdt_d.dir, "fortunes", "天下用户\n%\n海内存知己\n");
+    const char *imp[] = {"rules",    "import", "--category", "A1.4",   "--rules", fdt_d.rules,
+                         "--benign", corpus,   "--benign",   fortunes, "-",       NULL};
+    const char *list = "炸弹\n用户\n知己\n目录\n赌博网站\nb\x7f\n㈠\n64\n";
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, imp, list, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "@action block\n赌博网站\n# review: stdin:2: 2 benign paragraphs"), "%s",
+              out);
+    cr_assert(strstr(out, "\n#? 用户\n"), "%s", out);
+    cr_assert(strstr(out, "\n#? 知己\n"), "%s", out);
+    cr_assert(strstr(out, "\n#? 目录\n"), "%s", out);
+    cr_assert(strstr(err, "stdin:1: dropped: already a rule in --rules (old.rules:2)"), "%s", err);
+    cr_assert(strstr(err, "stdin:6: dropped: control character"), "%s", err);
+    cr_assert(strstr(err, "benign corpus: 2 files, 4 paragraphs, 1 files skipped"), "%s", err);
+    cr_assert(strstr(err, "dropped 1: only enclosed or circled forms\n"), "%s", err);
+    cr_assert(strstr(err, "dropped 1: already a rule in --rules\n"), "%s", err);
+    const char *tail = "imported 1, review 3, dropped 4\n";
+    cr_assert(strlen(err) >= strlen(tail) && !strcmp(err + strlen(err) - strlen(tail), tail), "%s",
+              err);
+    free(out);
+    free(err);
+
+    /* a --benign file that is not UTF-8 is an error, not silently ignored */
+    fdt_write_file(fdt_d.dir, "fortunes", "\xff\xfe\xfd");
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, imp, list, &out, &err), 1);
+    cr_assert(strstr(err, "not UTF-8 text"), "%s", err);
+    free(out);
+    free(err);
+    const char *bad[] = {"rules", "import", "--category", "A1.4", "--benign-max", "x", "-", NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, bad, "", &out, &err), 64);
+    free(out);
+    free(err);
+
+    const char *help[] = {"--help", NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, help, NULL, &out, &err), 0);
+    cr_assert(strstr(out, "rules import --category ID"), "%s", out);
     free(out);
     free(err);
 }

@@ -3,9 +3,19 @@
  *
  * Each test runs one kind of abuse in a thread while a healthy client keeps
  * sending checks on its own connection. Throughout, the healthy client must
- * get correct answers, nine in ten of them within 10 ms, and the daemon's
- * resident memory must stay within FD_RSS_BOUND_KIB of what it was before
- * the abuse started.
+ * get correct answers, none of them stalled for FD_STALL_MS or more, and the
+ * daemon's resident memory must stay within FD_RSS_BOUND_KIB of what it was
+ * before the abuse started.
+ *
+ * Why a stall bound and not a latency percentile: on a loaded machine (two
+ * cores shared with builds and other tests, sanitizers) scheduling alone
+ * delays single checks by tens of milliseconds, so "nine in ten within
+ * 10 ms" failed without anything being wrong. What the abuse must not do
+ * is hold a worker: a loop it blocks stalls the healthy client for as long
+ * as the abuse lasts (the slow drip runs longer than the bound), while
+ * scheduling hiccups stay below it (the worst seen: about 1.5 s with a load
+ * average of 12 on two cores). The share within 10 ms and the
+ * worst latency are still reported (stderr) for whoever looks.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -32,6 +42,9 @@
 #else
 #define FD_RSS_BOUND_KIB (16 * 1024)
 #endif
+
+/* No check of the healthy client may take this long (see the top). */
+#define FD_STALL_MS 4000.0
 
 TestSuite(hostile, .init = fdt_setup, .fini = fdt_teardown, .timeout = 120);
 
@@ -108,19 +121,20 @@ static void healthy_client_during(abuse *a, int min_checks)
     fdt_close(c);
     fprintf(stderr, "hostile: %d checks, %d within 10 ms, worst %.1f ms; RSS %ld -> peak %ld KiB\n",
             n, fast, worst, rss0, peak);
-    cr_assert_geq(fast * 10, n * 9, "only %d of %d checks within 10 ms (worst %.1f ms)", fast, n,
-                  worst);
+    cr_assert_lt(worst, FD_STALL_MS, "a check stalled for %.1f ms (%d of %d within 10 ms)", worst,
+                 fast, n);
     cr_assert_leq(peak - rss0, FD_RSS_BOUND_KIB, "RSS grew from %ld to %ld KiB", rss0, peak);
     cr_assert_eq(kill(fdt_d.pid, 0), 0, "daemon died");
 }
 
-/* One byte every 10 ms for 2 s: a request that never completes. */
+/* One byte every 10 ms for 5 s (longer than FD_STALL_MS: a worker that
+ * waited for the line would be caught): a request that never completes. */
 static void slow_drip(abuse *a)
 {
     (void)a;
     fdt_conn *c = fdt_connect(fdt_d.sock);
     const char *req = "{\"id\":\"drip\",\"text\":\"one byte at a time, for a long while....\"}";
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 500; i++) {
         if (fdt_send(c, req + i % strlen(req), 1) != 0)
             break;
         struct timespec ts = {0, 10 * 1000 * 1000};

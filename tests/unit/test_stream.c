@@ -350,3 +350,173 @@ Test(stream, keeps_its_ruleset)
     cr_assert_gt(fd_stream_bytes(st), 0);
     fd_stream_free(st); /* the last reference: frees the rule set */
 }
+
+/* Bytes of the next chunk of 3 characters at POS. */
+static size_t three_chars(const char *t, size_t len, size_t pos)
+{
+    size_t e = pos;
+    for (int k = 0; k < 3 && e < len; k++)
+        e += fd_utf8_len((unsigned char)t[e]);
+    return e - pos;
+}
+
+Test(stream, a_wide_rule_holds_back_only_text_it_could_match)
+{
+    /* A JWT-like rule 1 KB wide: Chinese prose can never start it, so it
+     * holds nothing back there; a keyword prefix holds back itself only. */
+    fd_ruleset *r2 = tu_compile("@category A1.4\n制造炸弹\n"
+                                "@category A4.6\n@action flag\n@match raw\n"
+                                "/eyJ[A-Za-z0-9_-]{10,500}\\.[A-Za-z0-9_-]{10,500}/\n");
+    fd_scratch *s2 = NULL;
+    cr_assert_eq(fd_scratch_new(r2, &s2), 0);
+    const char *t = "今天天气很好，我们去公园散步。然后我们回家。制造炸弹的人被抓了。";
+    size_t len = strlen(t), kw = strstr(t, "制造炸弹") - t, kw_end = kw + strlen("制造炸弹");
+    for (int pol = 0; pol < 2; pol++) {
+        fd_stream *st = NULL;
+        cr_assert_eq(fd_stream_open(r2, s2, 0, &st), 0);
+        fd_stream_set_policy(st, pol ? FD_STREAM_WIDEST : FD_STREAM_EXACT);
+        uint64_t rel = 0;
+        size_t pos = 0, blocked_at = 0;
+        while (pos < len && !fd_stream_blocked(st)) {
+            size_t n = three_chars(t, len, pos);
+            cr_assert_eq(fd_stream_feed(st, s2, t + pos, n, &part, &rel), 0);
+            pos += n;
+            if (fd_stream_blocked(st))
+                blocked_at = pos;
+            else if (pol == 0 && pos <= kw)
+                cr_assert_eq(rel, pos, "exact: released %lu of %zu", (unsigned long)rel, pos);
+            else if (pol == 0 && pos < kw_end)
+                cr_assert_eq(rel, kw, "exact: the prefix of 制造炸弹 is held back from %zu", kw);
+            else if (pol == 1)
+                cr_assert_eq(rel, 0, "widest: the 1 KB rule holds everything back");
+        }
+        cr_assert(fd_stream_blocked(st));
+        cr_assert(pol ? rel == 0 : rel == kw, "released %lu at the block", (unsigned long)rel);
+        if (pol == 0)
+            cr_assert_leq(blocked_at, kw_end + 9, "exact: block reported at %zu, match ends %zu",
+                          blocked_at, kw_end);
+        fd_stream_free(st);
+    }
+    fd_scratch_free(s2);
+    fd_ruleset_unref(r2);
+}
+
+Test(stream, allow_phrase_in_progress_delays_a_block_until_it_is_decided)
+{
+    /* 口交 lies inside the allow phrase 路口交通: after 路口交 the block
+     * waits; the next character decides it either way. */
+    fd_stream *st = NULL;
+    uint64_t rel;
+    cr_assert_eq(fd_stream_open(rs, scratch, 0, &st), 0);
+    cr_assert_eq(fd_stream_feed(st, scratch, "前方路口交", 15, &part, &rel), 0);
+    cr_assert_eq(part.n, 0);
+    cr_assert_leq(rel, 6); /* 路 may begin the allow phrase */
+    cr_assert_eq(fd_stream_feed(st, scratch, "通", 3, &part, &rel), 0);
+    cr_assert_eq(part.n, 1);
+    cr_assert(part.matches[0].suppressed);
+    cr_assert_eq(part.decision, FD_ALLOW);
+    fd_stream_free(st);
+    cr_assert_eq(fd_stream_open(rs, scratch, 0, &st), 0);
+    cr_assert_eq(fd_stream_feed(st, scratch, "前方路口交", 15, &part, &rel), 0);
+    cr_assert_eq(fd_stream_feed(st, scratch, "了", 3, &part, &rel), 0);
+    cr_assert_eq(part.decision, FD_BLOCK);
+    cr_assert_eq(rel, 9); /* up to the blocking match */
+    fd_stream_free(st);
+}
+
+static const char *BENIGN[] = {
+    "春天来了，公园里的花都开了。孩子们在草地上放风筝，老人们坐在长椅上聊天。我们沿着湖边散步，"
+    "看见几只白鹭从水面飞过。中午我们在附近的小饭馆吃了面条，下午又去博物馆看了一个关于丝绸之路的"
+    "展览。回家的路上下起了小雨，大家都说这是很好的一天。",
+    "The committee met on Tuesday to review the budget for the new library. After a long "
+    "discussion, members agreed to fund the reading room and postpone the parking garage until "
+    "next year. The chair thanked the volunteers, who had counted every book by hand, and "
+    "reminded everyone that the next meeting would be held in the town hall at seven.",
+    "他说：“这个问题其实很简单。”然后拿出一张纸，画了三个圆圈，又写下几个数字：3、14、15。"
+    "我们看了半天也没明白，他笑着说 it is just pi, nothing more, 然后把纸折成了一只小船。",
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+Test(stream, bundled_rules_lag_and_block_report_targets)
+{
+    /* The gateway's view with the bundled rules: benign text in chunks of
+     * 3 characters trails by at most 48 bytes, 12 at the median; every
+     * block literal inserted into benign text is reported no later than
+     * the chunk that brings 64 bytes past its end. */
+    fd_ruleset *b = NULL;
+    fd_diag diag = FD_DIAG_INIT;
+    cr_assert_eq(fd_ruleset_load(FD_SOURCE_DIR "/rules", &b, &diag), 0);
+    fd_diag_free(&diag);
+    fd_scratch *s2 = NULL;
+    cr_assert_eq(fd_scratch_new(b, &s2), 0);
+    uint64_t lags[1024];
+    size_t nl = 0;
+    for (size_t t = 0; t < sizeof BENIGN / sizeof *BENIGN; t++) {
+        const char *x = BENIGN[t];
+        size_t len = strlen(x);
+        fd_stream *st = NULL;
+        cr_assert_eq(fd_stream_open(b, s2, 0, &st), 0);
+        uint64_t rel;
+        for (size_t pos = 0; pos < len;) {
+            size_t n = three_chars(x, len, pos);
+            cr_assert_eq(fd_stream_feed(st, s2, x + pos, n, &part, &rel), 0);
+            pos += n;
+            cr_assert_eq(part.decision, FD_ALLOW, "benign text %zu is not allowed", t);
+            cr_assert_leq(pos - rel, 48, "text %zu: lag %lu at %zu: [%.*s]", t,
+                          (unsigned long)(pos - rel), pos, (int)(pos - rel), x + rel);
+            cr_assert_lt(nl, 1024);
+            lags[nl++] = pos - rel;
+        }
+        fd_stream_free(st);
+    }
+    qsort(lags, nl, sizeof *lags, cmp_u64);
+    cr_assert_leq(lags[nl / 2], 12, "median lag %lu", (unsigned long)lags[nl / 2]);
+
+    const fd_rulelist *rl = fd_ruleset_rules(b);
+    char text[2048];
+    size_t tested = 0;
+    for (size_t i = 0; i < rl->nrules; i++) {
+        const fd_rule *r = &rl->rules[i];
+        if (r->kind != FD_RULE_PATTERN || r->regex || r->action != FD_BLOCK ||
+            r->view == FD_VIEW_RAW)
+            continue;
+        const char *host = BENIGN[i % 2];
+        size_t cut = 40 + i % 60; /* a character boundary in both hosts: */
+        while (((unsigned char)host[cut] & 0xC0) == 0x80)
+            cut++;
+        int len = snprintf(text, sizeof text, "%.*s%s%s", (int)cut, host, r->pattern, host + cut);
+        cr_assert_lt((size_t)len, sizeof text);
+        cr_assert_eq(fd_scan(b, s2, text, (size_t)len, &whole), 0);
+        if (whole.decision != FD_BLOCK)
+            continue; /* an allow phrase around the cut takes it */
+        uint32_t e = UINT32_MAX;
+        for (size_t m = 0; m < whole.n; m++)
+            if (whole.matches[m].action == FD_BLOCK && !whole.matches[m].suppressed &&
+                whole.matches[m].end < e)
+                e = whole.matches[m].end;
+        fd_stream *st = NULL;
+        cr_assert_eq(fd_stream_open(b, s2, 0, &st), 0);
+        uint64_t rel;
+        size_t pos = 0;
+        while (pos < (size_t)len && !fd_stream_blocked(st)) {
+            size_t n = three_chars(text, (size_t)len, pos);
+            cr_assert(pos < e + 64, "%s:%u (%s): block not reported by byte %zu, match ends %u",
+                      fd_ruleset_file(b, r->file), r->line, r->pattern, pos, e);
+            cr_assert_eq(fd_stream_feed(st, s2, text + pos, n, &part, &rel), 0);
+            pos += n;
+        }
+        if (!fd_stream_blocked(st))
+            cr_assert_eq(fd_stream_close(st, s2, &part, &rel), 0);
+        cr_assert_eq(fd_stream_decision(st), FD_BLOCK);
+        fd_stream_free(st);
+        tested++;
+    }
+    cr_assert_gt(tested, 100, "only %zu block literals tested", tested);
+    fd_scratch_free(s2);
+    fd_ruleset_unref(b);
+}

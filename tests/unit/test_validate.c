@@ -47,6 +47,16 @@ Test(validate, uscc)
     cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "91440300708461136U", 18));
     cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "9144030070846113IT", 18)); /* I not allowed */
     cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "91440300708461136", 17));
+    /* structure: a resident ID whose last digit happens to be a valid
+     * GB 32100 check character is not a credit code */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "310104195509140609", 18));
+    /* each of these has a valid check character: only the structure fails;
+     * authority 9 (工商) has types 1-3 only; authority B does not exist */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "95440300708461136E", 18));
+    cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "B1440300708461136Q", 18));
+    /* division 99xxxx: no such province; a letter in the division code */
+    cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "919903007084611361", 18));
+    cr_assert(!fd_validate(FD_VALIDATE_CN_USCC, "9144A300708461136N", 18));
 }
 
 /* The reference check of GB 11643, written out independently of the code

@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -30,7 +31,45 @@ int fd_log_parse_level(const char *s, fd_log_level *out)
     return -1;
 }
 
+static void vlog(fd_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 void fd_log(fd_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+void fd_log_limited(fd_log_limit *l, fd_log_level level, const char *fmt, ...)
+{
+    if (level < g_level)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long long now =
+        (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+    unsigned long long start = atomic_load(&l->window);
+    if (now - start >= FD_LOG_LIMIT_WINDOW_MS &&
+        atomic_compare_exchange_strong(&l->window, &start, now)) {
+        atomic_store(&l->count, 0);
+        unsigned long long left = atomic_exchange(&l->left_out, 0);
+        if (left)
+            fd_log(level, "%llu similar messages left out in the last %llu s", left,
+                   (now - start) / 1000);
+    }
+    if (atomic_fetch_add(&l->count, 1) >= FD_LOG_LIMIT_BURST) {
+        atomic_fetch_add(&l->left_out, 1);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+static void vlog(fd_log_level level, const char *fmt, va_list ap)
 {
     if (level < g_level)
         return;
@@ -49,10 +88,7 @@ void fd_log(fd_log_level level, const char *fmt, ...)
         return;
     size_t len = (size_t)n;
 
-    va_list ap;
-    va_start(ap, fmt);
     n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     len += (size_t)n;

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filterd/client.h"
+
 #ifndef FILTERD_VERSION
 #define FILTERD_VERSION "0.0.0"
 #endif
@@ -165,19 +167,11 @@ int fd_config_is_admin(const fd_config *cfg, uid_t uid)
     return 0;
 }
 
+/* One definition of the default for the daemon and every client: the
+ * client library's (include/filterd/client.h). */
 char *fd_config_default_socket(char *buf, size_t len)
 {
-    const char *env = getenv("FILTERD_SOCKET");
-    int n;
-    if (env && *env) {
-        n = snprintf(buf, len, "%s", env);
-    } else if (geteuid() == 0) {
-        n = snprintf(buf, len, "/run/filterd/filterd.sock");
-    } else {
-        const char *xdg = getenv("XDG_RUNTIME_DIR");
-        n = snprintf(buf, len, "%s/filterd.sock", xdg && *xdg ? xdg : "/tmp");
-    }
-    return n < 0 || (size_t)n >= len ? NULL : buf;
+    return filterd_default_socket(buf, len) == 0 ? buf : NULL;
 }
 
 /* ---- value parsers: 0 on success, -1 with a message in err ---------------- */

@@ -15,7 +15,9 @@
  * reload that reorders categories.tsv therefore shifts earlier counts (the
  * reply names categories from the current rule set).
  *
- * Ownership: plain data, no pointers; the worker embeds it.
+ * The transport counts connections into the same structure (conns_*).
+ *
+ * Ownership: plain data, no pointers; each fd_svc_thread embeds one.
  */
 #ifndef FD_STATS_H
 #define FD_STATS_H
@@ -25,21 +27,20 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "codes.h"
 
-#define FD_STATS_MAX_OPS     16
-#define FD_STATS_MAX_ERRORS  16
 #define FD_STATS_MAX_CATS    256
 #define FD_STATS_LAT_BUCKETS 128
 
 typedef _Atomic uint64_t fd_counter;
 
 typedef struct fd_stats {
-    fd_counter ops[FD_STATS_MAX_OPS];         /* requests per op (proto.h op ids) */
-    fd_counter errors[FD_STATS_MAX_ERRORS];   /* error responses per code (proto.h) */
-    fd_counter decisions[3];                  /* per fd_action */
-    fd_counter categories[FD_STATS_MAX_CATS]; /* checks with a counted match in it */
-    fd_counter bytes;                         /* text bytes scanned */
-    fd_counter lat[FD_STATS_LAT_BUCKETS];     /* check latency, µs */
+    fd_counter ops[FD_API_COUNT][FD_OP_COUNT]; /* requests per interface and op */
+    fd_counter errors[FD_SVC_NERR];            /* error answers per SPEC code (codes.h) */
+    fd_counter decisions[3];                   /* per fd_action */
+    fd_counter categories[FD_STATS_MAX_CATS];  /* checks with a counted match in it */
+    fd_counter bytes;                          /* text bytes scanned */
+    fd_counter lat[FD_STATS_LAT_BUCKETS];      /* check latency, µs */
     fd_counter conns_current;
     fd_counter conns_total;
     fd_counter conns_rejected;  /* over --max-connections */
@@ -89,10 +90,34 @@ typedef struct fd_stats_extra {
 } fd_stats_extra;
 
 /*
- * Append the body of a `stats` reply (fields, no braces) summed over the
- * NTHREADS counters in THREADS to OUT. Op and error names come from proto.h.
+ * Every counter summed over the threads at one moment (relaxed loads: a
+ * consistent-enough picture, not an atomic one), plus the daemon-wide
+ * values. What `stats` prints and what a metrics exposition reads.
+ * Borrowed strings in `x` are valid while the thread that took the
+ * snapshot keeps its rule set (until its next reload switch).
  */
-void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
-                    const fd_stats_extra *extra);
+typedef struct fd_stats_snapshot {
+    uint64_t ops[FD_API_COUNT][FD_OP_COUNT];
+    uint64_t errors[FD_SVC_NERR];
+    uint64_t decisions[3];
+    uint64_t categories[FD_STATS_MAX_CATS];
+    uint64_t bytes;
+    uint64_t lat[FD_STATS_LAT_BUCKETS];
+    uint64_t conns_current, conns_total, conns_rejected;
+    uint64_t streams_current, streams_total, streams_blocked, streams_expired, streams_bytes,
+        streams_mem;
+    uint64_t per_thread_conns[256];
+    size_t nthreads;
+    fd_stats_extra x;
+} fd_stats_snapshot;
+
+/* Sum the NTHREADS counters of THREADS into SNAP (x is left alone). */
+void fd_stats_sum(fd_stats_snapshot *snap, fd_stats *const *threads, size_t nthreads);
+
+/* Upper bound (µs) of latency bucket B: for histograms and percentiles. */
+uint64_t fd_stats_lat_upper(unsigned b);
+
+/* Append the body of a `stats` reply (members, no braces) to OUT. */
+void fd_stats_write(fd_buf *out, const fd_stats_snapshot *snap);
 
 #endif

@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include "proto.h"
 #include "rules.h"
 
 /* Bucket of a latency in µs: exact below 8, then 4 per power of two. */
@@ -33,17 +32,47 @@ void fd_stats_latency(fd_stats *s, uint64_t us)
     fd_stat_add(&s->lat[lat_bucket(us)], 1);
 }
 
-static uint64_t sum(fd_stats *const *t, size_t n, size_t off)
+#define LOAD(c) atomic_load_explicit(&(c), memory_order_relaxed)
+
+void fd_stats_sum(fd_stats_snapshot *snap, fd_stats *const *threads, size_t nthreads)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        const fd_counter *c = (const fd_counter *)((const char *)t[i] + off);
-        v += atomic_load_explicit(c, memory_order_relaxed);
+    fd_stats_extra x = snap->x;
+    memset(snap, 0, sizeof *snap);
+    snap->x = x;
+    snap->nthreads = nthreads < 256 ? nthreads : 256;
+    for (size_t i = 0; i < nthreads; i++) {
+        fd_stats *t = threads[i];
+        for (int a = 0; a < FD_API_COUNT; a++)
+            for (int op = 0; op < FD_OP_COUNT; op++)
+                snap->ops[a][op] += LOAD(t->ops[a][op]);
+        for (int e = 0; e < FD_SVC_NERR; e++)
+            snap->errors[e] += LOAD(t->errors[e]);
+        for (int d = 0; d < 3; d++)
+            snap->decisions[d] += LOAD(t->decisions[d]);
+        for (int c = 0; c < FD_STATS_MAX_CATS; c++)
+            snap->categories[c] += LOAD(t->categories[c]);
+        for (int b = 0; b < FD_STATS_LAT_BUCKETS; b++)
+            snap->lat[b] += LOAD(t->lat[b]);
+        snap->bytes += LOAD(t->bytes);
+        uint64_t cur = LOAD(t->conns_current);
+        if (i < 256)
+            snap->per_thread_conns[i] = cur;
+        snap->conns_current += cur;
+        snap->conns_total += LOAD(t->conns_total);
+        snap->conns_rejected += LOAD(t->conns_rejected);
+        snap->streams_current += LOAD(t->streams_current);
+        snap->streams_total += LOAD(t->streams_total);
+        snap->streams_blocked += LOAD(t->streams_blocked);
+        snap->streams_expired += LOAD(t->streams_expired);
+        snap->streams_bytes += LOAD(t->streams_bytes);
+        snap->streams_mem += LOAD(t->streams_mem);
     }
-    return v;
 }
 
-#define SUM(field) sum(threads, nthreads, offsetof(fd_stats, field))
+uint64_t fd_stats_lat_upper(unsigned b)
+{
+    return lat_upper(b);
+}
 
 static void kv(fd_buf *out, const char *key, uint64_t v, int comma)
 {
@@ -53,58 +82,78 @@ static void kv(fd_buf *out, const char *key, uint64_t v, int comma)
     fd_buf_u64(out, v);
 }
 
-void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
-                    const fd_stats_extra *extra)
+void fd_stats_write(fd_buf *out, const fd_stats_snapshot *s)
 {
-    /* requests */
+    const fd_stats_extra *extra = &s->x;
+    /* requests: per op over every interface, then per interface */
     uint64_t total = 0;
     fd_buf_puts(out, "\"requests\":{");
-    for (int op = 0; op < FD_OP_COUNT && op < FD_STATS_MAX_OPS; op++) {
-        uint64_t v = SUM(ops[op]);
+    for (int op = 0; op < FD_OP_COUNT; op++) {
+        uint64_t v = 0;
+        for (int a = 0; a < FD_API_COUNT; a++)
+            v += s->ops[a][op];
         total += v;
-        kv(out, fd_proto_op_name(op), v, op != 0);
+        kv(out, fd_svc_op_name(op), v, op != 0);
     }
     uint64_t errtotal = 0;
     fd_buf_puts(out, ",\"errors\":{");
     int first = 1;
-    for (int e = 1; e < FD_PERR_COUNT && e < FD_STATS_MAX_ERRORS; e++) {
-        uint64_t v = SUM(errors[e]);
+    for (int e = 1; e < FD_SVC_NERR; e++) {
+        uint64_t v = s->errors[e];
         errtotal += v;
         if (v) {
-            kv(out, fd_proto_error_name(e), v, !first);
+            kv(out, fd_svc_code_name(FD_SVC_EBASE - e), v, !first);
             first = 0;
         }
     }
     fd_buf_putc(out, '}');
     kv(out, "error_total", errtotal, 1);
     kv(out, "total", total, 1);
-    fd_buf_putc(out, '}');
+    /* by_api: {"ndjson":{"check":N,…},…}, interfaces and ops with requests only */
+    fd_buf_puts(out, ",\"by_api\":{");
+    first = 1;
+    for (int a = 0; a < FD_API_COUNT; a++) {
+        int any = 0;
+        for (int op = 0; op < FD_OP_COUNT; op++) {
+            if (!s->ops[a][op])
+                continue;
+            if (!any) {
+                if (!first)
+                    fd_buf_putc(out, ',');
+                first = 0;
+                fd_buf_key(out, fd_svc_api_name(a));
+                fd_buf_putc(out, '{');
+            }
+            kv(out, fd_svc_op_name(op), s->ops[a][op], any);
+            any = 1;
+        }
+        if (any)
+            fd_buf_putc(out, '}');
+    }
+    fd_buf_puts(out, "}}");
 
     fd_buf_puts(out, ",\"decisions\":{");
-    kv(out, "allow", SUM(decisions[FD_ALLOW]), 0);
-    kv(out, "flag", SUM(decisions[FD_FLAG]), 1);
-    kv(out, "block", SUM(decisions[FD_BLOCK]), 1);
+    kv(out, "allow", s->decisions[FD_ALLOW], 0);
+    kv(out, "flag", s->decisions[FD_FLAG], 1);
+    kv(out, "block", s->decisions[FD_BLOCK], 1);
     fd_buf_putc(out, '}');
 
     fd_buf_puts(out, ",\"categories\":{");
     first = 1;
     for (size_t c = 0; c < extra->ncats && c < FD_STATS_MAX_CATS; c++) {
-        uint64_t v = SUM(categories[c]);
-        if (v) {
-            kv(out, extra->cat_ids[c], v, !first);
+        if (s->categories[c]) {
+            kv(out, extra->cat_ids[c], s->categories[c], !first);
             first = 0;
         }
     }
     fd_buf_putc(out, '}');
 
-    kv(out, "bytes", SUM(bytes), 1);
+    kv(out, "bytes", s->bytes, 1);
 
     /* latency percentiles over the summed histogram */
-    uint64_t hist[FD_STATS_LAT_BUCKETS], n = 0;
-    for (unsigned b = 0; b < FD_STATS_LAT_BUCKETS; b++) {
-        hist[b] = SUM(lat[b]);
-        n += hist[b];
-    }
+    uint64_t n = 0;
+    for (unsigned b = 0; b < FD_STATS_LAT_BUCKETS; b++)
+        n += s->lat[b];
     static const struct {
         const char *name;
         double q;
@@ -114,7 +163,7 @@ void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
     for (size_t i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
         uint64_t want = (uint64_t)(pct[i].q * (double)n + 0.999999), seen = 0, v = 0;
         for (unsigned b = 0; b < FD_STATS_LAT_BUCKETS && n; b++) {
-            seen += hist[b];
+            seen += s->lat[b];
             if (seen >= want) {
                 v = lat_upper(b);
                 break;
@@ -125,26 +174,25 @@ void fd_stats_write(fd_buf *out, fd_stats *const *threads, size_t nthreads,
     fd_buf_putc(out, '}');
 
     fd_buf_puts(out, ",\"connections\":{");
-    kv(out, "current", SUM(conns_current), 0);
-    kv(out, "total", SUM(conns_total), 1);
-    kv(out, "rejected", SUM(conns_rejected), 1);
+    kv(out, "current", s->conns_current, 0);
+    kv(out, "total", s->conns_total, 1);
+    kv(out, "rejected", s->conns_rejected, 1);
     fd_buf_puts(out, ",\"per_thread\":[");
-    for (size_t i = 0; i < nthreads; i++) {
+    for (size_t i = 0; i < s->nthreads; i++) {
         if (i)
             fd_buf_putc(out, ',');
-        fd_buf_u64(out, atomic_load_explicit(&threads[i]->conns_current, memory_order_relaxed));
+        fd_buf_u64(out, s->per_thread_conns[i]);
     }
     fd_buf_puts(out, "]}");
 
     fd_buf_puts(out, ",\"streams\":{");
-    kv(out, "current", SUM(streams_current), 0);
-    kv(out, "total", SUM(streams_total), 1);
-    kv(out, "blocked", SUM(streams_blocked), 1);
-    kv(out, "expired", SUM(streams_expired), 1);
-    kv(out, "bytes", SUM(streams_bytes), 1);
-    kv(out, "memory", SUM(streams_mem), 1);
+    kv(out, "current", s->streams_current, 0);
+    kv(out, "total", s->streams_total, 1);
+    kv(out, "blocked", s->streams_blocked, 1);
+    kv(out, "expired", s->streams_expired, 1);
+    kv(out, "bytes", s->streams_bytes, 1);
+    kv(out, "memory", s->streams_mem, 1);
     fd_buf_putc(out, '}');
-
     fd_buf_puts(out, ",\"rules\":{\"version\":");
     fd_buf_json_str(out, extra->rules_version, strlen(extra->rules_version));
     kv(out, "count", extra->rules_count, 1);

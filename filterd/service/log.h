@@ -14,6 +14,8 @@
 #ifndef FD_LOG_H
 #define FD_LOG_H
 
+#include <stdatomic.h>
+
 typedef enum fd_log_level {
     FD_LOG_DEBUG = 0,
     FD_LOG_INFO = 1,
@@ -28,6 +30,28 @@ void fd_log_set_level(fd_log_level level);
 int fd_log_parse_level(const char *s, fd_log_level *out);
 
 void fd_log(fd_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * A rate limit for a warning that can repeat without bound (one per
+ * rejected connection, say): at most FD_LOG_LIMIT_BURST lines per
+ * FD_LOG_LIMIT_WINDOW_MS window; the first line of the next window that
+ * has one says how many were left out. Any thread; the counts are
+ * approximate under races, never the lines themselves.
+ */
+#define FD_LOG_LIMIT_BURST     5
+#define FD_LOG_LIMIT_WINDOW_MS 10000
+typedef struct fd_log_limit {
+    _Atomic unsigned long long window; /* start of the current window, ms */
+    _Atomic unsigned count;            /* lines in this window */
+    _Atomic unsigned long long left_out;
+} fd_log_limit;
+#define FD_LOG_LIMIT_INIT                                                                          \
+    {                                                                                              \
+        0, 0, 0                                                                                    \
+    }
+
+void fd_log_limited(fd_log_limit *l, fd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define fd_debug(...) fd_log(FD_LOG_DEBUG, __VA_ARGS__)
 #define fd_info(...)  fd_log(FD_LOG_INFO, __VA_ARGS__)
