@@ -977,7 +977,7 @@ static void in_process(const opts *o, const bench_msgs *msgs, double *raw_ns, do
         return;
     fd_ruleset *rs = NULL;
     fd_diag diag = FD_DIAG_INIT;
-    fd_ruleset_opts ro = {o->cache_dir};
+    fd_ruleset_opts ro = {.cache_dir = o->cache_dir};
     if (o->cache_dir && mkdir(o->cache_dir, 0700) != 0 && errno != EEXIST)
         die(o->cache_dir); /* the cache only writes into an existing directory */
     if (fd_ruleset_load_opts(o->rules, &ro, &rs, &diag)) {
