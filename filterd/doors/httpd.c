@@ -710,6 +710,7 @@ static void handle(fd_httpd *s, const fd_http_request *hr)
         .t0 = uv_hrtime(),
     };
     size_t mark = s->out.len;
+    s->nreq++;
     route(&r);
     if (s->out.oom) {
         /* Try once more: the error is much shorter. A response kept back

@@ -86,8 +86,9 @@ struct fd_httpd {
     bool reload_head; /* the deferred reload was a HEAD request */
     bool reload_close;
     fd_svc_reload_req reload;
-    bool waiting; /* a reload is pending: take no request until it is answered */
-    bool done;    /* the last response has been written: close after sending */
+    uint64_t nreq; /* requests handled so far */
+    bool waiting;  /* a reload is pending: take no request until it is answered */
+    bool done;     /* the last response has been written: close after sending */
     bool closed;
 };
 
