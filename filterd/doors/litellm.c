@@ -72,7 +72,9 @@ void fd_litellm_add(fd_litellm_acc *a, const fd_ruleset *rs, const fd_result *re
             continue;
         const fd_rule *rule = fd_ruleset_rule(rs, m->rule);
         const fd_category *cat = fd_ruleset_category(rs, rule->category);
-        fd_buf_printf(&a->reason, "rule %s (%s %s)", rule->id, cat->id, cat->en ? cat->en : "");
+        bool en = cat->en && cat->en[0];
+        fd_buf_printf(&a->reason, "rule %s (%s%s%s)", rule->id, cat->id, en ? " " : "",
+                      en ? cat->en : "");
         if (m->end <= len && m->start < m->end && m->end - m->start <= 64) {
             fd_buf_puts(&a->reason, ": \"");
             fd_buf_append(&a->reason, text + m->start, m->end - m->start);

@@ -30,7 +30,9 @@ GATEWAY and what it emulates:
   higress          Higress ai-security-guard (TextModerationPlus): each TEXT
                    one piece on a new connection: POST /?Service=... with
                    ServiceParameters form-encoded in the body and
-                   ACS3-HMAC-SHA256 headers; blocks at RiskLevel >= high.
+                   ACS3-HMAC-SHA256 headers; blocks at RiskLevel >=
+                   contentModerationLevelBar, set to high as docs/gateways.md
+                   says (the plugin's default, max, never blocks).
 
 Options: --token T (sent as the gateway sends its key), --session S (Aliyun
 sessionId, else a fresh one as the gateway makes), --after (portkey).
