@@ -191,8 +191,8 @@ int fd__word_bounded(const char *buf, size_t blen, size_t from, size_t to)
  * not a narrow word character, or follows a gap; for `word` rules a gap
  * does not count when the word before it is a single letter other than
  * `a` and `i` and so is the match's first segment (`s k i l l` is one
- * spelled-out word: `kill` does not match in it; `a k i l l` does). End boundary: the match ends the text, or what follows
- * is not a narrow word character, or a gap comes first.
+ * spelled-out word: `kill` does not match in it; `a k i l l` does). End boundary: the match ends
+ * the text, or what follows is not a narrow word character, or a gap comes first.
  */
 int fd__strip_start_ok(const char *buf, const uint8_t *gap, size_t blen, size_t from, size_t to,
                        int word)
