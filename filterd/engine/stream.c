@@ -589,8 +589,6 @@ static uint32_t allow_front(fd_stream *st, fd_scratch *s, int b)
     uint32_t f = n - fd__hb_allow(h, sb->ac);
     if (h->solo_allow_w && back(n, h->solo_allow_w) < f)
         f = back(n, h->solo_allow_w);
-    if (sb->arxf < sb->rxf)
-        sb->arxf = sb->rxf; /* the allow regexes are among all regexes */
     uint32_t r = rx_front(st, s, b, &h->rx_allow, &sb->arxf);
     if (r < f)
         f = r;
