@@ -341,13 +341,17 @@ int main(int argc, char **argv)
     runs[nr].status = runs[nr].status == 1 ? 0 : runs[nr].status; /* its chain starts mid-way */
     nr++;
 
-    printf("\n%-22s %9s %9s %9s %12s %10s %s\n", "run", "wall s", "user s", "sys s", "peak RSS",
-           "vs stats", "exit");
+    /* CPU time is the comparable figure on a shared machine: wall time
+     * includes whatever else ran */
+    printf("\n%-22s %9s %9s %9s %12s %13s %s\n", "run", "wall s", "user s", "sys s", "peak RSS",
+           "CPU vs stats", "exit");
+    double base = runs[0].user + runs[0].sys;
     for (int i = 0; i < nr; i++)
-        printf("%-22s %9.2f %9.2f %9.2f %8.1f MiB %9.2fx %d\n", runs[i].name, runs[i].wall,
-               runs[i].user, runs[i].sys, runs[i].maxrss_kib / 1024.0, runs[i].wall / runs[0].wall,
-               runs[i].status);
-    printf("\nreport: %s (%.2f µs per record)\n", html, runs[1].wall * 1e6 / (double)n);
+        printf("%-22s %9.2f %9.2f %9.2f %8.1f MiB %12.2fx %d\n", runs[i].name, runs[i].wall,
+               runs[i].user, runs[i].sys, runs[i].maxrss_kib / 1024.0,
+               (runs[i].user + runs[i].sys) / base, runs[i].status);
+    printf("\nreport: %s (%.2f µs CPU per record)\n", html,
+           (runs[1].user + runs[1].sys) * 1e6 / (double)n);
     if (json) {
         FILE *j = fopen(json, "w");
         if (j) {
@@ -358,9 +362,9 @@ int main(int argc, char **argv)
             for (int i = 0; i < nr; i++)
                 fprintf(j,
                         "%s{\"run\":\"%s\",\"wall_s\":%.3f,\"user_s\":%.3f,\"sys_s\":%.3f,"
-                        "\"peak_rss_kib\":%ld,\"vs_stats\":%.3f,\"exit\":%d}",
+                        "\"peak_rss_kib\":%ld,\"cpu_vs_stats\":%.3f,\"exit\":%d}",
                         i ? "," : "", runs[i].name, runs[i].wall, runs[i].user, runs[i].sys,
-                        runs[i].maxrss_kib, runs[i].wall / runs[0].wall, runs[i].status);
+                        runs[i].maxrss_kib, (runs[i].user + runs[i].sys) / base, runs[i].status);
             fprintf(j, "]}\n");
             fclose(j);
         }

@@ -438,19 +438,27 @@ int fa_stats_add(fa_stats *c, const cJSON *j, int64_t *tp, int *dip)
                 }
             }
             if (!seen) {
-                fa_entry *e = fa_table_get(&c->cats, cat);
-                if (!e)
-                    return -1;
-                e->count++;
+                fa_entry *e = fa_table_find(&c->cats, cat);
+                if (!e && c->cats.n >= FA_MAX_CATEGORIES) {
+                    c->cats_other++;
+                } else {
+                    if (!e && !(e = fa_table_get(&c->cats, cat)))
+                        return -1;
+                    e->count++;
+                }
             }
         }
         if (rule) {
-            fa_entry *e = fa_table_get(&c->rules, rule);
-            if (!e)
-                return -1;
-            e->count++;
-            set_str(&e->category, cat);
-            set_str(&e->src, src);
+            fa_entry *e = fa_table_find(&c->rules, rule);
+            if (!e && c->rules.n >= FA_MAX_RULES) {
+                c->rules_other++;
+            } else {
+                if (!e && !(e = fa_table_get(&c->rules, rule)))
+                    return -1;
+                e->count++;
+                set_str(&e->category, cat);
+                set_str(&e->src, src);
+            }
         }
     }
     return 1;

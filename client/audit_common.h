@@ -116,7 +116,15 @@ typedef struct fa_stats {
     int64_t first_us, last_us;
     fa_table cats;  /* category -> records with a match in it */
     fa_table rules; /* rule -> matches, with its category and src */
+    /* Bounds, so that a file with millions of made-up rule ids cannot
+     * exhaust memory: beyond them, counts go to *_other. Real rule sets
+     * are far below (the taxonomy has ~40 categories; 100k-keyword vendor
+     * lists are the largest rule sets seen). */
+    uint64_t cats_other, rules_other;
 } fa_stats;
+
+#define FA_MAX_CATEGORIES 10000
+#define FA_MAX_RULES      1000000
 
 void fa_stats_init(fa_stats *c, int64_t since, int64_t until);
 void fa_stats_free(fa_stats *c);

@@ -265,7 +265,10 @@ static int read_files(report *r)
             cJSON *j = rd.too_long ? NULL : cJSON_ParseWithLength(rd.line, rd.len);
             chain_line(r, fr, &rd, j);
             if (!cJSON_IsObject(j)) {
-                r->st.unparsed++;
+                /* an empty line breaks the chain but is no record to
+                 * count, as for `audit stats` */
+                if (rd.len > 0)
+                    r->st.unparsed++;
                 cJSON_Delete(j);
                 continue;
             }
@@ -461,6 +464,10 @@ static char *report_json(report *r, figures *g)
         cJSON_AddNumberToObject(e, "matches", (double)g->rules[i]->count);
         cJSON_AddItemToArray(rs, e);
     }
+    if (c->cats_other)
+        cJSON_AddNumberToObject(o, "categories_other", (double)c->cats_other);
+    if (c->rules_other)
+        cJSON_AddNumberToObject(o, "rules_other", (double)c->rules_other);
     cJSON *vs = cJSON_AddArrayToObject(o, "rule_sets");
     for (size_t i = 0; i < r->rulesets.n; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -529,7 +536,8 @@ static const char css[] =
     ".cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;"
     "padding:10px 16px;min-width:120px}.card b{display:block;font-size:22px}"
     ".ok{color:#2d7a2d;font-weight:bold}.bad{color:#b02a2a;font-weight:bold}"
-    ".mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}"
+    ".mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}"
+    "td.t{white-space:nowrap}"
     ".note{color:#555;font-size:13px}svg text{font-size:11px;fill:#333}";
 
 static void esc(FILE *f, const char *s)
@@ -782,7 +790,13 @@ static void html_categories(FILE *f, report *r, figures *g)
     }
     if (!r->st.cats.n)
         fprintf(f, "<tr><td colspan=\"5\">(no matches)</td></tr>\n");
-    fprintf(f, "</table></section>\n");
+    fprintf(f, "</table>\n");
+    if (r->st.cats_other)
+        fprintf(f,
+                "<p class=\"note\">%llu category counts beyond the first %d distinct "
+                "categories are not itemised.</p>\n",
+                (unsigned long long)r->st.cats_other, FA_MAX_CATEGORIES);
+    fprintf(f, "</section>\n");
 }
 
 static void html_rules(FILE *f, report *r, figures *g)
@@ -808,7 +822,13 @@ static void html_rules(FILE *f, report *r, figures *g)
     }
     if (!top)
         fprintf(f, "<tr><td colspan=\"6\">(no matches)</td></tr>\n");
-    fprintf(f, "</table></section>\n");
+    fprintf(f, "</table>\n");
+    if (r->st.rules_other)
+        fprintf(f,
+                "<p class=\"note\">%llu matches of rules beyond the first %d distinct rule "
+                "ids are not itemised.</p>\n",
+                (unsigned long long)r->st.rules_other, FA_MAX_RULES);
+    fprintf(f, "</section>\n");
 }
 
 static void html_rulesets(FILE *f, report *r, figures *g)
@@ -825,8 +845,10 @@ static void html_rulesets(FILE *f, report *r, figures *g)
         fmt_time(g->rulesets[i]->last_us, b, sizeof b);
         fprintf(f, "<tr><td class=\"mono\">");
         esc(f, g->rulesets[i]->key);
-        fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"n\">%llu</td></tr>\n", a, b,
-                (unsigned long long)g->rulesets[i]->count);
+        fprintf(
+            f,
+            "</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td class=\"n\">%llu</td></tr>\n",
+            a, b, (unsigned long long)g->rulesets[i]->count);
     }
     if (r->rulesets_other)
         fprintf(f,
@@ -857,7 +879,8 @@ static void html_chain(FILE *f, report *r, figures *g)
         fmt_time(fr->last_us, b, sizeof b);
         fprintf(f, "<tr><td class=\"mono\">");
         esc(f, fr->path);
-        fprintf(f, "</td><td class=\"n\">%llu</td><td>%s</td><td>%s</td><td>",
+        fprintf(f,
+                "</td><td class=\"n\">%llu</td><td class=\"t\">%s</td><td class=\"t\">%s</td><td>",
                 (unsigned long long)fr->lines, a, b);
         if (fr->ok) {
             fprintf(f, "<span class=\"ok\">intact</span>%s",

@@ -145,6 +145,10 @@ static void print_json(fa_stats *c, const fa_table *names, fa_entry **cats, fa_e
         cJSON_AddNumberToObject(e, "matches", (double)rules[i]->count);
         cJSON_AddItemToArray(rs, e);
     }
+    if (c->cats_other)
+        cJSON_AddNumberToObject(o, "categories_other", (double)c->cats_other);
+    if (c->rules_other)
+        cJSON_AddNumberToObject(o, "rules_other", (double)c->rules_other);
     char *s = cJSON_PrintUnformatted(o);
     if (s)
         printf("%s\n", s);
@@ -194,6 +198,11 @@ static void print_table(fa_stats *c, const fa_table *names, int nfiles, fa_entry
                rules[i]->category ? rules[i]->category : "", rules[i]->src ? rules[i]->src : "");
     if (!c->rules.n)
         printf("  (none)\n");
+    if (c->cats_other || c->rules_other)
+        printf("\n(beyond %d categories and %d rules: %llu category counts and %llu matches "
+               "not itemised)\n",
+               FA_MAX_CATEGORIES, FA_MAX_RULES, (unsigned long long)c->cats_other,
+               (unsigned long long)c->rules_other);
 }
 
 static int cmd_stats(const fa_opts *o)

@@ -312,6 +312,9 @@ void fd_ndjson_line(fd_ndjson *s, const char *line, size_t len)
     /* The whole line, not only `text`: invalid UTF-8 in `meta` or `id`
      * must never reach the audit log (cJSON copies such bytes through). */
     if (!fd_utf8_valid(line, len)) {
+        /* echo the id only if it is itself valid */
+        if (!fd_utf8_valid(out->data + r.id_start, r.id_end - r.id_start))
+            r.id_end = r.id_start;
         err = FD_SVC_EBAD_UTF8;
         msg = "request is not valid UTF-8";
         goto fail;

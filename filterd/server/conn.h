@@ -1,8 +1,16 @@
 /*
- * conn.h — the transport of one client connection on the Unix socket:
- * buffers, line framing, pipelining, back-pressure, limits, idle timeout,
- * peer credentials. What the lines mean is the NDJSON door's (ndjson.h);
- * each connection embeds one door session.
+ * conn.h — the transport of one client connection, on the Unix socket or
+ * on a --http TCP listener: buffers, line framing, pipelining,
+ * back-pressure, limits, idle timeout, peer identity. What the bytes mean
+ * is a door's: on the Unix socket the first byte decides (an ASCII letter:
+ * HTTP/1.1, httpd.h; anything else: NDJSON, ndjson.h); a TCP connection is
+ * HTTP only. Each connection embeds one door session.
+ *
+ * HTTP: the door frames requests itself (http1.h); the transport feeds it
+ * the bytes read and sends what it says is ready. A request must arrive
+ * whole within --idle-timeout of its first byte (slow headers or a slow
+ * body: the connection is closed), and a response with Connection: close
+ * ends the connection once it is sent.
  *
  * Framing: a request is the bytes up to '\n' (a trailing '\r' is dropped,
  * blank lines are ignored). Responses leave strictly in order: the door
@@ -40,6 +48,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "httpd.h"
 #include "ndjson.h"
 #include "service.h"
 
@@ -80,8 +89,9 @@ typedef struct fd_conn_set {
     void *arg;
 } fd_conn_set;
 
-/* Take over FD, a connection the acceptor handed to SET's thread. */
-void fd_conn_adopt(fd_conn_set *set, int fd);
+/* Take over FD, a connection the acceptor handed to SET's thread: from the
+ * Unix socket, or (TCP) from a --http listener. */
+void fd_conn_adopt(fd_conn_set *set, int fd, bool tcp);
 
 /* Start closing C (idempotent). */
 void fd_conn_close(fd_conn *c);

@@ -205,8 +205,11 @@ typedef struct fd_svc_owner {
     size_t n;        /* open streams */
     fd_svc_stream *lru_head, *lru_tail;
     struct ucred peer; /* uid (uid_t)-1 when unknown */
-    int api;           /* fd_svc_api */
-    uint64_t serial;   /* for logs */
+    /* A network peer ("127.0.0.1:5000", "[::1]:5000"; empty on the Unix
+     * socket): the audit record's peer is then this address. */
+    char addr[64];
+    int api;         /* fd_svc_api */
+    uint64_t serial; /* for logs */
 } fd_svc_owner;
 
 void fd_svc_owner_init(fd_svc_owner *o, int api, const struct ucred *peer, uint64_t serial);

@@ -179,6 +179,24 @@ Test(audit_report, figures_equal_stats)
     cr_assert_eq(num(cJSON_GetArrayItem(fs, 1), "lines"), 3); /* the .gz file */
     cr_assert(cJSON_IsTrue(get(cJSON_GetArrayItem(fs, 0), "starts_chain")));
     cJSON_Delete(rep);
+
+    /* lines that are not records: an empty one (skipped by both), a
+     * damaged one (unparsed in both), a torn last record (counted by both) */
+    FILE *f = fopen(ds.files[2], "w");
+    cr_assert(f);
+    fprintf(f, "%s\n\n{\"ts\":\n%s", ds.lines[6], ds.lines[7]);
+    fclose(f);
+    const char *sargs[] = {"--json", "--rules", fdt_d.rules, NULL};
+    cJSON *st;
+    cr_assert_eq(run_audit("stats", ds.files, 3, sargs, &st, NULL), 0);
+    cr_assert_eq(run_audit("report", ds.files, 3, sargs, &rep, NULL), 1);
+    same_figures(st, rep);
+    cr_assert_eq(num(st, "unparsed"), 1);
+    cr_assert_eq(num(st, "records"), 8);
+    const cJSON *f2 = cJSON_GetArrayItem(get(get(rep, "chain"), "files"), 2);
+    cr_assert_eq(num(f2, "bad_line"), 2);
+    cJSON_Delete(st);
+    cJSON_Delete(rep);
     fdt_dataset_free(&ds);
 }
 
@@ -207,6 +225,8 @@ Test(audit_report, daemon_log_equals_stats)
     cr_assert(num(get(st, "decisions"), "block") >= 1);
     cr_assert_str_eq(fdt_str(get(rep, "chain"), "result"), "intact");
     cr_assert_eq(num(get(rep, "latency_us"), "records"), 6);
+    /* filterctl asks over the socket in NDJSON: the daemon records api ndjson */
+    cr_assert_eq(num(get(rep, "api"), "ndjson"), 6);
     cJSON_Delete(st);
     cJSON_Delete(rep);
 }

@@ -4,7 +4,10 @@
  * still open ("end":"disconnect"); the digest and byte count cover every
  * byte fed; an excerpt may span chunks; the chain stays whole.
  */
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include "audit_util.h"
 #include "harness.h"
@@ -120,4 +123,92 @@ Test(audit_stream, block_close_and_disconnect)
         streams += strstr(r2.l[i], "\"op\":\"stream\"") != NULL;
     cr_assert_eq(streams, 3);
     fdt_lines_free(&r2);
+}
+
+/* The error code of R, or "" (a decision). */
+static const char *code_of(const cJSON *r)
+{
+    const char *e = fdt_errcode(r);
+    return e ? e : "";
+}
+
+/* Answer R must be audit_failed and carry no decision. */
+static void expect_audit_failed(cJSON *r, const char *what)
+{
+    char *s = cJSON_PrintUnformatted(r);
+    cr_assert_str_eq(code_of(r), "audit_failed", "%s: %s", what, s);
+    cr_assert_null(cJSON_GetObjectItem(r, "decision"), "%s: %s", what, s);
+    free(s);
+    cJSON_Delete(r);
+}
+
+/*
+ * Streams with a failing audit log (RLIMIT_FSIZE 0 on the daemon: every
+ * write fails with EFBIG): a stream whose record could not be written
+ * never answers a decision — not the blocking chunk, not a later close,
+ * not a close pipelined right behind the chunk — and the log holds no
+ * record of it. Once writes work again, streams answer again.
+ */
+Test(audit_stream, failing_log_never_answers_a_decision)
+{
+    start();
+    struct rlimit none = {0, RLIM_INFINITY};
+    if (prlimit(fdt_d.pid, RLIMIT_FSIZE, &none, NULL) != 0)
+        cr_skip_test("prlimit(RLIMIT_FSIZE) on the daemon is not possible here: %s",
+                     strerror(errno));
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+
+    /* the blocking chunk, then a close on its own */
+    cJSON_Delete(req(c, "{\"op\":\"open\",\"stream\":\"s1\"}"));
+    expect_audit_failed(req(c, "{\"id\":1,\"op\":\"chunk\",\"stream\":\"s1\",\"text\":\"a bomb\"}"),
+                        "blocking chunk");
+    expect_audit_failed(req(c, "{\"id\":2,\"op\":\"close\",\"stream\":\"s1\"}"), "close after it");
+
+    /* chunk and close in one burst: the close waits behind the record */
+    cJSON_Delete(req(c, "{\"op\":\"open\",\"stream\":\"s2\"}"));
+    const char *burst = "{\"id\":3,\"op\":\"chunk\",\"stream\":\"s2\",\"text\":\"bomb\"}\n"
+                        "{\"id\":4,\"op\":\"ping\"}\n"
+                        "{\"id\":5,\"op\":\"close\",\"stream\":\"s2\"}\n";
+    cr_assert(fdt_send(c, burst, strlen(burst)) == 0);
+    for (int i = 3; i <= 5; i++) {
+        char *line = fdt_readline(c, FDT_TIMEOUT_MS);
+        cJSON *r = fdt_json(line);
+        cr_assert_eq(cJSON_GetObjectItem(r, "id")->valueint, i, "%s", line);
+        free(line);
+        if (i == 4) {
+            cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")));
+            cJSON_Delete(r);
+        } else {
+            expect_audit_failed(r, i == 3 ? "pipelined chunk" : "pipelined close");
+        }
+    }
+
+    /* a stream that never blocks: its close needs the record (level all) */
+    cJSON_Delete(req(c, "{\"op\":\"open\",\"stream\":\"s3\"}"));
+    cJSON *r = req(c, "{\"op\":\"chunk\",\"stream\":\"s3\",\"text\":\"fine weather\"}");
+    cr_assert_str_eq(fdt_str(r, "decision"), "allow"); /* no record needed yet */
+    cJSON_Delete(r);
+    expect_audit_failed(req(c, "{\"id\":6,\"op\":\"close\",\"stream\":\"s3\"}"), "close of s3");
+
+    /* writes work again: decisions again */
+    struct rlimit all = {RLIM_INFINITY, RLIM_INFINITY};
+    cr_assert_eq(prlimit(fdt_d.pid, RLIMIT_FSIZE, &all, NULL), 0);
+    cJSON_Delete(req(c, "{\"op\":\"open\",\"stream\":\"s4\"}"));
+    r = req(c, "{\"id\":7,\"op\":\"chunk\",\"stream\":\"s4\",\"text\":\"bomb\"}");
+    cr_assert_str_eq(fdt_str(r, "decision"), "block");
+    cJSON_Delete(r);
+    r = req(c, "{\"id\":8,\"op\":\"close\",\"stream\":\"s4\"}");
+    cr_assert_str_eq(fdt_str(r, "decision"), "block");
+    cJSON_Delete(r);
+    fdt_close(c);
+    cr_assert_eq(fdt_stop(&fdt_d, SIGTERM), 0, "%s", fdt_d.log);
+
+    /* records: s4's only */
+    cr_assert_null(record_of("s1"));
+    cr_assert_null(record_of("s2"));
+    cr_assert_null(record_of("s3"));
+    cJSON *s4 = record_of("s4");
+    cr_assert(s4, "no record of s4");
+    cr_assert_str_eq(fdt_str(s4, "end"), "block");
+    cJSON_Delete(s4);
 }

@@ -204,3 +204,53 @@ Test(lifecycle, sigint_idle_stop)
     fdt_close(c);
     cr_assert_neq(access(fdt_d.sock, F_OK), 0);
 }
+
+/*
+ * Graceful stop answers what the client had already sent, also requests
+ * read but not yet handled: the daemon is stopped (SIGSTOP) while the
+ * client sends a reload and three checks, then gets SIGTERM and SIGCONT.
+ * The checks sit behind the reload (a connection takes no request while
+ * a reload is pending), in the connection's buffer or still in the
+ * socket, when the stop begins. Whichever comes first when the daemon runs
+ * again — the worker reading the burst or the stop — the reload is
+ * answered with an error ("shutting down": no reload starts during a stop)
+ * and every check with its decision, in order; then the connection closes
+ * and the daemon exits 0. (Without the drain's handling of buffered lines,
+ * the checks go unanswered: verified by deleting it.)
+ */
+Test(lifecycle, sigterm_answers_requests_behind_a_reload)
+{
+    cr_assert(fdt_start(NULL) == 0, "%s", fdt_d.log);
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+    char *line = fdt_roundtrip(c, "{\"op\":\"ping\"}"); /* accepted by now */
+    free(line);
+    cr_assert_eq(kill(fdt_d.pid, SIGSTOP), 0);
+    const char *burst = "{\"id\":1,\"op\":\"reload\"}\n"
+                        "{\"id\":2,\"text\":\"bomb\"}\n"
+                        "{\"id\":3,\"text\":\"fine\"}\n"
+                        "{\"id\":4,\"text\":\"casino\"}\n";
+    cr_assert(fdt_send(c, burst, strlen(burst)) == 0);
+    cr_assert_eq(kill(fdt_d.pid, SIGTERM), 0);
+    cr_assert_eq(kill(fdt_d.pid, SIGCONT), 0);
+
+    line = fdt_readline(c, FDT_TIMEOUT_MS);
+    cr_assert(line, "no answer to the reload\n%s", fdt_d.log);
+    cJSON *r = fdt_json(line);
+    cr_assert_eq(cJSON_GetObjectItem(r, "id")->valueint, 1, "%s", line);
+    cr_assert(fdt_errcode(r), "a reload during a stop: %s", line);
+    cr_assert(strstr(line, "shutting down"), "%s", line);
+    cJSON_Delete(r);
+    free(line);
+    static const char *const want[] = {"{\"id\":2,\"decision\":\"block\"",
+                                       "{\"id\":3,\"decision\":\"allow\"",
+                                       "{\"id\":4,\"decision\":\"flag\""};
+    for (int i = 0; i < 3; i++) {
+        line = fdt_readline(c, FDT_TIMEOUT_MS);
+        cr_assert(line, "check %d not answered during the stop\n%s", i + 2, fdt_d.log);
+        cr_assert(strncmp(line, want[i], strlen(want[i])) == 0, "%s", line);
+        free(line);
+    }
+    cr_assert(fdt_wait_eof(c, FDT_TIMEOUT_MS), "connection not closed after the drain");
+    fdt_close(c);
+    cr_assert_eq(fdt_wait_exit(&fdt_d), 0, "%s", fdt_d.log);
+}

@@ -26,6 +26,61 @@ static cJSON *expect_decision(fdt_conn *c, const char *req, const char *decision
     return r;
 }
 
+/* Whether the NUL-terminated S is valid UTF-8 (shortest forms, no
+ * surrogates, at most U+10FFFF): checked here, not with the daemon's code. */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p, n;
+        unsigned long cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1, cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2, cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3, cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* The file at PATH (malloc'd, NUL-terminated), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0, r;
+    do {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            buf = realloc(buf, cap);
+            cr_assert(buf);
+        }
+        r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+    } while (r > 0);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
 static void expect_error(fdt_conn *c, const char *req, const char *code)
 {
     char *line = fdt_roundtrip(c, req);
@@ -300,6 +355,91 @@ Test(protocol, ping_version_stats)
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "rules"), "count")->valueint, 4, "%s",
                  line);
     cJSON_Delete(s);
+    free(line);
+    fdt_close(c);
+}
+
+/*
+ * The whole line must be UTF-8, not only `text`: cJSON copies invalid bytes
+ * in `meta` (or an id) through, and they would reach the audit log and the
+ * response. The error keeps a valid id and drops an invalid one.
+ */
+Test(protocol, invalid_utf8_anywhere_in_the_line)
+{
+    char audit[PATH_MAX + 16];
+    snprintf(audit, sizeof audit, "%s/audit.log", fdt_d.dir);
+    const char *extra[] = {"--audit", audit, "--audit-level", "all", NULL};
+    cr_assert(fdt_start(extra) == 0, "%s", fdt_d.log);
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+    char *line = fdt_roundtrip(c, "{\"id\":1,\"text\":\"bomb\",\"meta\":{\"k\":\"\xff\xfe\"}}");
+    cJSON *r = fdt_json(line);
+    cr_assert_str_eq(fdt_errcode(r), "bad_utf8", "%s", line);
+    cr_assert_eq(cJSON_GetObjectItem(r, "id")->valueint, 1, "%s", line);
+    cr_assert_null(cJSON_GetObjectItem(r, "decision"), "%s", line);
+    cJSON_Delete(r);
+    free(line);
+    line = fdt_roundtrip(c, "{\"id\":\"x\xc0\xaf\",\"text\":\"bomb\"}");
+    cr_assert(utf8_ok(line), "the response carries the invalid id: %s", line);
+    r = fdt_json(line);
+    cr_assert_str_eq(fdt_errcode(r), "bad_utf8", "%s", line);
+    cr_assert_null(cJSON_GetObjectItem(r, "id"), "%s", line);
+    cJSON_Delete(r);
+    free(line);
+    line =
+        fdt_roundtrip(c, "{\"id\":3,\"op\":\"open\",\"stream\":\"s\",\"meta\":{\"\xe5\x88\":1}}");
+    cr_assert(strstr(line, "\"bad_utf8\""), "%s", line);
+    free(line);
+    cJSON_Delete(expect_decision(c, "{\"id\":4,\"text\":\"bomb\"}", "block"));
+    fdt_close(c);
+    cr_assert_eq(fdt_stop(&fdt_d, SIGTERM), 0, "%s", fdt_d.log);
+    /* only the good check was recorded, and the log is UTF-8 */
+    char *log = slurp(audit);
+    cr_assert(log);
+    cr_assert(utf8_ok(log), "%s", log);
+    cr_assert(strstr(log, "\"id\":4") && !strstr(log, "\"id\":1,"), "%s", log);
+    free(log);
+}
+
+/*
+ * A "\u0000" escape is refused (cJSON would cut the text there), but an
+ * escaped backslash followed by "u0000" is ordinary text: the number of
+ * backslashes before it decides.
+ */
+Test(protocol, nul_escape_and_escaped_backslashes)
+{
+    cr_assert(fdt_start(NULL) == 0, "%s", fdt_d.log);
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+    expect_error(c, "{\"text\":\"bomb\\u0000 hidden\"}", "bad_request");
+    expect_error(c, "{\"text\":\"a\\\\\\u0000\"}", "bad_request"); /* \\ then \u0000 */
+    expect_error(c, "{\"meta\":{\"k\":\"\\u0000\"},\"text\":\"x\"}", "bad_request");
+    /* \\u0000: a backslash, then the letters u0000 */
+    cJSON *r = expect_decision(c, "{\"text\":\"a\\\\u0000 bomb\"}", "block");
+    cJSON_Delete(r);
+    r = expect_decision(c, "{\"text\":\"a\\\\\\\\u0000\"}", "allow"); /* \\\\u0000 */
+    cJSON_Delete(r);
+    fdt_close(c);
+}
+
+/* Lines may end in CRLF; a CRLF alone is a blank line, not a request. */
+Test(protocol, crlf_line_endings)
+{
+    cr_assert(fdt_start(NULL) == 0, "%s", fdt_d.log);
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+    const char *burst = "{\"id\":1,\"op\":\"ping\"}\r\n\r\n{\"id\":2,\"text\":\"bomb\"}\r\n"
+                        "\r\n\r\n{\"id\":3,\"text\":\"fine\"}\r\n";
+    cr_assert(fdt_send(c, burst, strlen(burst)) == 0);
+    char *line = fdt_readline(c, FDT_TIMEOUT_MS);
+    cr_assert_str_eq(line, "{\"id\":1,\"ok\":true}");
+    free(line);
+    line = fdt_readline(c, FDT_TIMEOUT_MS);
+    cr_assert(line && strncmp(line, "{\"id\":2,\"decision\":\"block\"", 26) == 0, "%s", line);
+    free(line);
+    line = fdt_readline(c, FDT_TIMEOUT_MS);
+    cr_assert(line && strncmp(line, "{\"id\":3,\"decision\":\"allow\"", 26) == 0, "%s", line);
+    free(line);
+    /* nothing else: the blank CRLF lines got no answer */
+    line = fdt_roundtrip(c, "{\"id\":4,\"op\":\"ping\"}");
+    cr_assert_str_eq(line, "{\"id\":4,\"ok\":true}");
     free(line);
     fdt_close(c);
 }
