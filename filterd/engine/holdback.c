@@ -470,7 +470,8 @@ static int first_chars(fd_hb *h, const fd_hb_rx *rx, uint32_t k, pairs *v)
 /* The first-character index from the (code point, regex) pairs. */
 static int index_firsts(fd_hb *h, pairs *v)
 {
-    qsort(v->p, v->n, sizeof *v->p, cmp_pair);
+    if (v->n)
+        qsort(v->p, v->n, sizeof *v->p, cmp_pair);
     h->list = malloc((v->n ? v->n : 1) * sizeof *h->list);
     size_t uniq = 0;
     for (size_t i = 0; i < v->n; i++)
