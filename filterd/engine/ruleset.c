@@ -57,7 +57,9 @@ static enum fd_buf buf_of(const fd_rule *r)
 {
     if (r->view == FD_VIEW_RAW)
         return FD_BUF_RAW;
-    if (r->view == FD_VIEW_NORMALIZED && !r->regex)
+    /* Literals of both normalized views scan the stripped text; `word`
+     * boundaries come from its gap flags (scan.c). */
+    if ((r->view == FD_VIEW_NORMALIZED || r->view == FD_VIEW_WORD) && !r->regex)
         return FD_BUF_STRIP;
     return FD_BUF_KEEP;
 }
