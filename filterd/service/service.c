@@ -285,6 +285,8 @@ int fd_svc_check(fd_svc_thread *t, const fd_svc_owner *owner, const char *text, 
         if (!fd_svc_counts(m))
             continue;
         uint32_t cat = fd_ruleset_rule(t->rs, m->rule)->category;
+        if (cat < FD_STATS_MAX_CATS)
+            fd_stat_add(&t->stats.matches[cat][m->action == FD_BLOCK], 1);
         if (cat < FD_STATS_MAX_CATS && !(seen[cat / 64] & (1ull << (cat % 64)))) {
             seen[cat / 64] |= 1ull << (cat % 64);
             fd_stat_add(&t->stats.categories[cat], 1);

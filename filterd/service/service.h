@@ -283,7 +283,16 @@ void fd_svc_count_latency(fd_svc_thread *t, uint64_t us);
 void fd_svc_version(fd_svc_thread *t, fd_buf *out);
 /* The `stats` answer's members (no braces) into OUT. */
 void fd_svc_stats(fd_svc_thread *t, fd_buf *out);
-/* A snapshot of every counter (for `stats` and a metrics exposition). */
+/*
+ * A snapshot of every counter, for `stats` and a metrics exposition:
+ * requests per interface and op (ops[api][op], named by fd_svc_api_names
+ * and fd_svc_op_names), errors per SPEC code, decisions, counted matches
+ * per category and action (matches[cat][0] flag, [1] block; categories
+ * named by x.cat_ids), the check latency histogram (bucket upper bounds
+ * from fd_stats_lat_upper) and its sum, bytes, connections, streams,
+ * rules, reloads and the audit log's counts. Any thread (T only names the
+ * rule set whose category names are used).
+ */
 void fd_svc_stats_snapshot(fd_svc_thread *t, fd_stats_snapshot *snap);
 
 /*

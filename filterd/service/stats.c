@@ -30,6 +30,7 @@ static uint64_t lat_upper(unsigned b)
 void fd_stats_latency(fd_stats *s, uint64_t us)
 {
     fd_stat_add(&s->lat[lat_bucket(us)], 1);
+    fd_stat_add(&s->lat_sum, us);
 }
 
 #define LOAD(c) atomic_load_explicit(&(c), memory_order_relaxed)
@@ -49,8 +50,12 @@ void fd_stats_sum(fd_stats_snapshot *snap, fd_stats *const *threads, size_t nthr
             snap->errors[e] += LOAD(t->errors[e]);
         for (int d = 0; d < 3; d++)
             snap->decisions[d] += LOAD(t->decisions[d]);
-        for (int c = 0; c < FD_STATS_MAX_CATS; c++)
+        for (int c = 0; c < FD_STATS_MAX_CATS; c++) {
             snap->categories[c] += LOAD(t->categories[c]);
+            snap->matches[c][0] += LOAD(t->matches[c][0]);
+            snap->matches[c][1] += LOAD(t->matches[c][1]);
+        }
+        snap->lat_sum += LOAD(t->lat_sum);
         for (int b = 0; b < FD_STATS_LAT_BUCKETS; b++)
             snap->lat[b] += LOAD(t->lat[b]);
         snap->bytes += LOAD(t->bytes);

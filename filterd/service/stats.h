@@ -39,7 +39,9 @@ typedef struct fd_stats {
     fd_counter errors[FD_SVC_NERR];            /* error answers per SPEC code (codes.h) */
     fd_counter decisions[3];                   /* per fd_action */
     fd_counter categories[FD_STATS_MAX_CATS];  /* checks with a counted match in it */
+    fd_counter matches[FD_STATS_MAX_CATS][2];  /* counted matches: [cat][0] flag, [1] block */
     fd_counter bytes;                          /* text bytes scanned */
+    fd_counter lat_sum;                        /* check latency, sum of µs */
     fd_counter lat[FD_STATS_LAT_BUCKETS];      /* check latency, µs */
     fd_counter conns_current;
     fd_counter conns_total;
@@ -101,7 +103,9 @@ typedef struct fd_stats_snapshot {
     uint64_t errors[FD_SVC_NERR];
     uint64_t decisions[3];
     uint64_t categories[FD_STATS_MAX_CATS];
+    uint64_t matches[FD_STATS_MAX_CATS][2]; /* counted matches per category: flag, block */
     uint64_t bytes;
+    uint64_t lat_sum; /* µs */
     uint64_t lat[FD_STATS_LAT_BUCKETS];
     uint64_t conns_current, conns_total, conns_rejected;
     uint64_t streams_current, streams_total, streams_blocked, streams_expired, streams_bytes,
