@@ -441,7 +441,7 @@ int main(int argc, char **argv)
              * load fills it, the second is the figure. */
             char cdir[] = "/tmp/fd-bench-cache-XXXXXX";
             if (mkdtemp(cdir)) {
-                fd_ruleset_opts o = {cdir};
+                fd_ruleset_opts o = {.cache_dir = cdir};
                 fd_ruleset *c1 = NULL, *c2 = NULL;
                 if (fd_ruleset_load_opts(dir, &o, &c1, &diag) == 0) {
                     double t1 = now();

@@ -67,6 +67,7 @@
 typedef struct opts {
     const char *socket, *json, *label, *rules, *cache_dir;
     int conns, depth, pid;
+    int http; /* --http: POST /v1/check over HTTP/1.1 on the same socket */
     double duration, warmup, rate, baseline;
     size_t size;
 } opts;
@@ -412,7 +413,7 @@ static void flush(run *r, conn *c)
 static void send_one(run *r, conn *c, uint64_t now)
 {
     size_t m = r->seq++ % r->nbody;
-    size_t need = r->body_len[m] + 32;
+    size_t need = r->body_len[m] + 160;
     if (c->out_len + need > c->out_cap) {
         if (c->out_off) {
             memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
@@ -427,7 +428,17 @@ static void send_one(run *r, conn *c, uint64_t now)
         }
     }
     uint64_t id = c->nreq++ * (uint64_t)r->o->conns + (uint64_t)c->idx;
-    c->out_len += (size_t)sprintf(c->out + c->out_len, "{\"id\":%llu", (unsigned long long)id);
+    if (r->o->http) { /* the same JSON as the body of a keep-alive POST */
+        char idj[32];
+        int il = sprintf(idj, "{\"id\":%llu", (unsigned long long)id);
+        c->out_len +=
+            (size_t)sprintf(c->out + c->out_len,
+                            "POST /v1/check HTTP/1.1\r\nHost: filterd\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                            (size_t)il + r->body_len[m], idj);
+    } else {
+        c->out_len += (size_t)sprintf(c->out + c->out_len, "{\"id\":%llu", (unsigned long long)id);
+    }
     memcpy(c->out + c->out_len, r->body[m], r->body_len[m]);
     c->out_len += r->body_len[m];
     c->sent_at[c->sent & c->mask] = now;
@@ -534,7 +545,11 @@ static void on_readable(run *r, conn *c)
         c->in_len += (size_t)n;
         char *s = c->in, *e = c->in + c->in_len, *nl;
         while ((nl = memchr(s, '\n', (size_t)(e - s)))) {
-            on_response(r, c, s, (size_t)(nl - s), now);
+            /* HTTP: a response's JSON body is one line of its own (filterd
+             * ends bodies with '\n'); status and header lines end in '\r'
+             * and are skipped (an error status has an error body). */
+            if (!r->o->http || *s == '{')
+                on_response(r, c, s, (size_t)(nl - s), now);
             s = nl + 1;
         }
         c->in_len = (size_t)(e - s);
@@ -896,7 +911,7 @@ static void usage(void)
             "usage: fd_loadgen --socket PATH [--connections N] [--depth D] [--duration S]\n"
             "                  [--warmup S] [--size BYTES] [--rate CHECKS_PER_S (0 = max)]\n"
             "                  [--pid DAEMON_PID] [--rules DIR [--cache-dir DIR] [--baseline S]]\n"
-            "                  [--label TEXT] [--json FILE]\n"
+            "                  [--label TEXT] [--json FILE] [--http]\n"
             "       fd_loadgen --table-header\n"
             "       fd_loadgen --make-ruledir NKEYWORDS\n");
     exit(64);
@@ -926,6 +941,10 @@ static void parse_args(int argc, char **argv, opts *o)
         if (!strcmp(a, "--table-header")) {
             print_header();
             exit(0);
+        }
+        if (!strcmp(a, "--http")) { /* POST /v1/check over HTTP/1.1 (keep-alive) */
+            o->http = 1;
+            continue;
         }
         if (!v)
             usage();
@@ -977,7 +996,7 @@ static void in_process(const opts *o, const bench_msgs *msgs, double *raw_ns, do
         return;
     fd_ruleset *rs = NULL;
     fd_diag diag = FD_DIAG_INIT;
-    fd_ruleset_opts ro = {o->cache_dir};
+    fd_ruleset_opts ro = {.cache_dir = o->cache_dir};
     if (o->cache_dir && mkdir(o->cache_dir, 0700) != 0 && errno != EEXIST)
         die(o->cache_dir); /* the cache only writes into an existing directory */
     if (fd_ruleset_load_opts(o->rules, &ro, &rs, &diag)) {

@@ -121,6 +121,13 @@ config() {
     shift 3
     start_daemon "$rd" "$AUDIT" "$@"
     row "$name audit=$AUDIT pipelined" --connections 4 --depth 64 --duration "$PIPE_S"
+    if [ "$name" = bundled ]; then
+        # HTTP/1.1 on the same socket, same messages, same daemon run:
+        # keep-alive, pipelined and unpipelined, each next to its NDJSON twin.
+        row "$name audit=$AUDIT http pipelined" --http --connections 4 --depth 64 --duration "$PIPE_S"
+        row "$name audit=$AUDIT ndjson unpipelined" --connections 8 --depth 1 --duration "$RATE_S"
+        row "$name audit=$AUDIT http unpipelined" --http --connections 8 --depth 1 --duration "$RATE_S"
+    fi
     if [ $QUICK = 0 ] && [ "$name" = bundled ]; then
         row "$name audit=$AUDIT pipelined" --connections 4 --depth 16 --duration "$RATE_S"
         row "$name audit=$AUDIT unpipelined" --connections 8 --depth 1 --duration "$RATE_S"
@@ -154,6 +161,22 @@ config synthetic-10k "$SYN" off
 if [ $QUICK = 0 ]; then
     config synthetic-10k "$SYN" all
 fi
+
+# HTTP vs NDJSON: daemon CPU per check, rows of the same daemon run.
+echo "== daemon CPU per check, HTTP / NDJSON (same daemon, same messages):"
+for f in "$TMP"/rows/*.json; do
+    sed -n 's/.*"label": "\([^"]*\)".*"us_per_check_stat": [0-9.]*, "us_per_check": \([0-9.]*\).*/\1|\2/p' "$f"
+done | awk -F'|' '
+    { us[$1] = $2 }
+    END {
+        for (k in us) {
+            if (k !~ / http /) continue
+            n = k; sub(/ http /, " ", n)
+            if (!(n in us)) { n = k; sub(/ http /, " ndjson ", n) }
+            if ((n in us) && us[n] > 0)
+                printf "   %-44s %7.2f us / %7.2f us = %.2fx\n", k, us[k], us[n], us[k] / us[n]
+        }
+    }'
 
 # Assemble the JSON: the machine, then every row.
 {

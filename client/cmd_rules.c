@@ -11,13 +11,16 @@
  *          (and each malformed test line) as "FILE:LINE: ..." and a final
  *          line "N passed, M failed"; exit 0 when every case passed and
  *          every line parsed, else 1.
- *   lint   check, then print the linter's warnings (lint.h) as
- *          "FILE:LINE: warning: ..." and a final "N warnings"; warnings do
- *          not change the exit status (0), rule errors do (1). Then a
- *          "FILE:LINE: note: streams hold back up to N bytes …" line for
- *          every rule whose worst-case hold-back exceeds 48 bytes (with
- *          --holdback, for every rule).
- *   import --category ID [--action A] [--rules DIR] FILE
+ *   lint [--strict] [--holdback] [--benign PATH]...
+ *          check, then print a summary per kind of warning (lint.h), the
+ *          warnings as "FILE:LINE: warning: ..."; then a "FILE:LINE: note:
+ *          streams hold back up to N bytes …" line for every rule whose
+ *          worst-case hold-back exceeds 48 bytes (with --holdback, for every
+ *          rule); and a final "N warnings, M hold-back notes". Rule errors
+ *          exit 1, and with --strict so does a warning of a harmful kind;
+ *          other warnings exit 0.
+ *   import --category ID [--action A] [--rules DIR] [--benign PATH]...
+ *          [--benign-max N] LIST|-   (SPEC §3.5; import.h)
  *          turn a vendor keyword list (UTF-8, UTF-16 with BOM or GB18030,
  *          one per line, optional header) into a rule file on stdout:
  *          deduplicated after normalization, escaped; every dropped line
@@ -50,9 +53,11 @@ static void usage(FILE *f)
 {
     fputs("usage: filterctl rules check DIR   load and compile DIR, print a summary\n"
           "       filterctl rules test DIR    check, then run every *.tests file below DIR\n"
-          "       filterctl rules lint [--holdback] DIR\n"
+          "       filterctl rules lint [--strict] [--holdback] [--benign PATH]... DIR\n"
           "                                   check, then print warnings about rules that\n"
-          "                                   load but may not do what their authors think,\n"
+          "                                   load but may not do what their authors think;\n"
+          "                                   --strict: exit 1 on a harmful kind (single\n"
+          "                                   character, digits only, matches --benign text);\n"
           "                                   and the rules streams may hold back over 48\n"
           "                                   bytes for (--holdback: every rule's worst case)\n"
           "       filterctl rules import --category ID [--action block|flag|allow]\n"
@@ -177,33 +182,6 @@ static int cmd_test(const char *dir)
     if (nfiles == 0)
         fprintf(stderr, "filterctl: %s: no *.tests files found\n", dir);
     return nfailed ? EX_FAIL_ : EX_OK_;
-}
-
-/* Lint, then the streams' worst-case hold-back: a note per rule over 48
- * bytes, or (HOLDBACK_ALL, --holdback) per rule. */
-static int cmd_lint(const char *dir, int holdback_all)
-{
-    fd_ruleset *rs = NULL;
-    int ex = load(dir, &rs);
-    if (ex)
-        return ex;
-    fd_diag diag = FD_DIAG_INIT;
-    int n = fd_lint(rs, &diag);
-    print_diag(&diag, stdout);
-    fd_diag_free(&diag);
-    int notes = 0;
-    if (n >= 0) {
-        fd_diag_init(&diag);
-        notes = fd_stream_holdback_notes(rs, 48, holdback_all, &diag);
-        print_diag(&diag, stdout);
-        fd_diag_free(&diag);
-    }
-    fd_ruleset_unref(rs);
-    if (n < 0)
-        return internal_error(dir, n);
-    printf("%d warning%s, %d hold-back note%s\n", n, n == 1 ? "" : "s", notes,
-           notes == 1 ? "" : "s");
-    return EX_OK_;
 }
 
 /*
@@ -340,6 +318,86 @@ static int add_benign(fd_benign *b, const char *path, size_t *files, size_t *ski
     }
     fd_rules_free_paths(paths, np);
     return ex;
+}
+
+/*
+ * `rules lint [--strict] [--benign PATH]... DIR`: the per-kind summary
+ * first (what a moderator reads of a 50,000-warning list), then every
+ * warning, then the count. With --strict, exit 1 when a warning of a
+ * harmful kind exists (lint.h).
+ */
+static int cmd_lint(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int strict = 0, holdback_all = 0, ex = EX_OK_;
+    fd_benign *corpus = NULL;
+    size_t bfiles = 0, bskipped = 0;
+    for (int i = 2; i < argc && !ex; i++) {
+        if (!strcmp(argv[i], "--strict")) {
+            strict = 1;
+        } else if (!strcmp(argv[i], "--holdback")) {
+            holdback_all = 1;
+        } else if (!strcmp(argv[i], "--benign") && i + 1 < argc) {
+            if (!corpus && fd_benign_new(&corpus))
+                ex = internal_error("rules lint", FD_ENOMEM);
+            if (!ex)
+                ex = add_benign(corpus, argv[++i], &bfiles, &bskipped);
+        } else if (argv[i][0] != '-' && !dir) {
+            dir = argv[i];
+        } else {
+            usage(stderr);
+            ex = EX_USAGE_;
+        }
+    }
+    if (!ex && !dir) {
+        usage(stderr);
+        ex = EX_USAGE_;
+    }
+    fd_ruleset *rs = NULL;
+    if (!ex)
+        ex = load(dir, &rs);
+    if (ex) {
+        fd_benign_free(corpus);
+        return ex;
+    }
+    fd_diag diag = FD_DIAG_INIT;
+    size_t count[FD_LINT_NKINDS];
+    int n = fd_lint_ex(rs, corpus, &diag, count);
+    fd_benign_free(corpus);
+    if (n < 0) {
+        fd_ruleset_unref(rs);
+        fd_diag_free(&diag);
+        return internal_error(dir, n);
+    }
+    /* The streams' worst-case hold-back: a note per rule over 48 bytes,
+     * or per rule with --holdback. */
+    fd_diag notes = FD_DIAG_INIT;
+    int nnotes = fd_stream_holdback_notes(rs, 48, holdback_all, &notes);
+    fd_ruleset_unref(rs);
+    size_t harmful = 0;
+    for (int k = 0; k < FD_LINT_NKINDS; k++)
+        if (fd_lint_harmful((fd_lint_kind)k))
+            harmful += count[k];
+    printf("%s: %d warning%s, %zu of a harmful kind\n", dir, n, n == 1 ? "" : "s", harmful);
+    for (int k = 0; k < FD_LINT_NKINDS; k++)
+        if (count[k])
+            printf("  %6zu  %s%s\n", count[k], fd_lint_kind_name((fd_lint_kind)k),
+                   fd_lint_harmful((fd_lint_kind)k) ? " (harmful)" : "");
+    if (corpus)
+        printf("  (benign corpus: %zu files, %zu skipped as not UTF-8 text)\n", bfiles, bskipped);
+    print_diag(&diag, stdout);
+    fd_diag_free(&diag);
+    print_diag(&notes, stdout);
+    fd_diag_free(&notes);
+    printf("%d warning%s, %d hold-back note%s\n", n, n == 1 ? "" : "s", nnotes,
+           nnotes == 1 ? "" : "s");
+    if (strict && harmful) {
+        fflush(stdout);
+        fprintf(stderr, "filterctl: %s: %zu warning%s of a harmful kind (--strict)\n", dir, harmful,
+                harmful == 1 ? "" : "s");
+        return EX_FAIL_;
+    }
+    return EX_OK_;
 }
 
 static int cmd_import(int argc, char **argv)
@@ -490,8 +548,8 @@ int filterctl_rules_main(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "import"))
         return cmd_import(argc, argv);
-    if (argc == 4 && !strcmp(argv[1], "lint") && !strcmp(argv[2], "--holdback"))
-        return cmd_lint(argv[3], 1);
+    if (argc >= 2 && !strcmp(argv[1], "lint"))
+        return cmd_lint(argc, argv);
     if (argc != 3 || argv[2][0] == '\0' || (argv[2][0] == '-' && argv[2][1] != '\0')) {
         usage(stderr);
         return EX_USAGE_;
@@ -500,8 +558,6 @@ int filterctl_rules_main(int argc, char **argv)
         return cmd_check(argv[2]);
     if (!strcmp(argv[1], "test"))
         return cmd_test(argv[2]);
-    if (!strcmp(argv[1], "lint"))
-        return cmd_lint(argv[2], 0);
     fprintf(stderr, "filterctl: rules: unknown action '%s'\n", argv[1]);
     usage(stderr);
     return EX_USAGE_;

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential cmake pkg-config git
 libvectorscan-dev libpcre2-dev libuv1-dev libcjson-dev libcriterion-dev
-libutf8proc-dev libssl-dev unicode-data bzip2
+libutf8proc-dev libssl-dev unicode-data bzip2 libicu-dev opencc
 fortunes fortunes-zh manpages-zh groff-base
 clang libclang-rt-14-dev llvm clang-format
 node-llhttp curl prometheus python3

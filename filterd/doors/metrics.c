@@ -103,7 +103,7 @@ void fd_metrics_write(fd_buf *out, const fd_metrics *m)
         cum += m->lat[b];
         fd_buf_puts(out, "filterd_request_duration_seconds_bucket{le=\"");
         if (b < FD_METRICS_BUCKETS)
-            seconds(out, fd_metrics_bucket_us[b]);
+            seconds(out, fd_stats_hist_us[b]);
         else
             fd_buf_puts(out, "+Inf");
         fd_buf_puts(out, "\"} ");

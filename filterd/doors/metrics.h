@@ -10,8 +10,7 @@
  * escaped).
  *
  * Request latency is a histogram with fixed bounds from 10 µs to 1 s
- * (fd_metrics_bucket_us); fd_metrics_bucket() tells which bucket a
- * latency belongs to, for the hot path's counter.
+ * (fd_stats_hist_us: the service counts into those buckets).
  *
  * Ownership: fd_metrics points at the caller's arrays and strings for the
  * duration of fd_metrics_write() only.
@@ -23,13 +22,11 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "stats.h"
 
-/* Upper bounds (µs) of the latency buckets; one more bucket is +Inf. */
-#define FD_METRICS_BUCKETS 16
-extern const uint64_t fd_metrics_bucket_us[FD_METRICS_BUCKETS];
-
-/* The bucket of a latency of US µs: 0 .. FD_METRICS_BUCKETS (+Inf). */
-unsigned fd_metrics_bucket(uint64_t us);
+/* The latency buckets are the service's (stats.h): upper bounds in µs,
+ * one more bucket is +Inf. */
+#define FD_METRICS_BUCKETS FD_STATS_HIST_BUCKETS
 
 typedef struct fd_metrics {
     /* filterd_requests_total{api,op}: requests[a * nops + o] */

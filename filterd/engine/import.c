@@ -152,6 +152,12 @@ size_t fd_benign_docs(const fd_benign *b)
     return b ? b->n : 0;
 }
 
+const char *fd_benign_doc(const fd_benign *b, size_t i, size_t *len)
+{
+    *len = b->docs[i].len;
+    return b->text + b->docs[i].off;
+}
+
 static int blank_line(const char *s, size_t l)
 {
     for (size_t i = 0; i < l; i++)

@@ -47,6 +47,10 @@ void fd_benign_free(fd_benign *b);
 int fd_benign_add(fd_benign *b, const char *name, const char *buf, size_t len);
 /* Paragraphs held (lines of white space only are not paragraphs). */
 size_t fd_benign_docs(const fd_benign *b);
+/* Paragraph I (< fd_benign_docs()): its text (NUL-terminated, trailing
+ * white space removed), valid as long as the corpus and no fd_benign_add()
+ * is made. */
+const char *fd_benign_doc(const fd_benign *b, size_t i, size_t *len);
 
 /* Why a line was not imported; the report counts each. */
 typedef enum fd_import_reason {

@@ -7,10 +7,36 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "norm.h"
 #include "ruleset_int.h"
+#include "scan.h"
 #include "utf8.h"
+
+static const struct {
+    const char *name;
+    int harmful;
+} kinds[FD_LINT_NKINDS] = {
+    {"single character", 1},
+    {"digits and punctuation only", 1},
+    {"matches benign text", 1},
+    {"two Latin letters outside @match word", 0},
+    {"duplicate", 0},
+    {"never changes a decision", 0},
+    {"regex with characters normalization changes", 0},
+    {"unbounded width", 0},
+};
+
+const char *fd_lint_kind_name(fd_lint_kind k)
+{
+    return (unsigned)k < FD_LINT_NKINDS ? kinds[k].name : "?";
+}
+
+int fd_lint_harmful(fd_lint_kind k)
+{
+    return (unsigned)k < FD_LINT_NKINDS && kinds[k].harmful;
+}
 
 typedef struct lint_ctx {
     const fd_ruleset *rs;
@@ -18,8 +44,23 @@ typedef struct lint_ctx {
     uint32_t len;  /* its normalized length */
     fd_diag *diag;
     int count;
+    size_t *kind;      /* per fd_lint_kind */
     uint8_t *reported; /* per rule: already named as a duplicate */
+    fd_normbuf other;  /* the normalized form of the other rule named */
 } lint_ctx;
+
+/* The text rule I's database holds: its normalized form (or the pattern
+ * itself for raw rules and regexes), in NB; NUL-terminated. */
+static const char *normalized(const fd_ruleset *rs, uint32_t i, fd_normbuf *nb)
+{
+    const fd_rule *r = &rs->rl.rules[i];
+    const fd_rinfo *ri = &rs->ri[i];
+    if (r->regex || ri->buf == FD_BUF_RAW ||
+        fd_norm(r->pattern, r->pattern_len,
+                ri->buf == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP, nb))
+        return r->pattern;
+    return nb->text;
+}
 
 static const char *where(const fd_ruleset *rs, uint32_t i, unsigned *line)
 {
@@ -45,9 +86,11 @@ static int on_hit(unsigned int id, unsigned long long from, unsigned long long t
         /* Same text: report the pair once, at the later rule. */
         if (id < c->self && !c->reported[c->self]) {
             c->reported[c->self] = 1;
-            fd_diag_add(c->diag, fa, la, "warning: duplicate of %s:%u ('%s') after normalization",
-                        fb, lb, rb->pattern);
+            fd_diag_add(c->diag, fa, la,
+                        "warning: duplicate of %s:%u ('%s') after normalization: both read '%s'",
+                        fb, lb, rb->pattern, normalized(rs, id, &c->other));
             c->count++;
+            c->kind[FD_LINT_DUPLICATE]++;
         }
         return 0;
     }
@@ -57,23 +100,35 @@ static int on_hit(unsigned int id, unsigned long long from, unsigned long long t
         !rb->validator && ra->view != FD_VIEW_WORD && !c->reported[c->self]) {
         c->reported[c->self] = 1;
         fd_diag_add(c->diag, fa, la,
-                    "warning: never changes a decision: it contains '%s' (%s:%u), same "
-                    "category and action",
-                    rb->pattern, fb, lb);
+                    "warning: never changes a decision: it contains '%s' (%s:%u, reads '%s'), "
+                    "same category and action",
+                    rb->pattern, fb, lb, normalized(rs, id, &c->other));
         c->count++;
+        c->kind[FD_LINT_SHADOWED]++;
     }
     return 0;
 }
 
-/* Characters in the normalized literal, and whether all are ASCII. */
-static size_t nchars(const char *s, size_t n, int *ascii)
+/* Characters in the normalized literal, whether all are ASCII, and
+ * whether it has any letter or other word character (not only digits,
+ * punctuation, symbols and spaces). */
+static size_t nchars(const char *s, size_t n, int *ascii, int *wordy)
 {
     size_t k = 0;
     *ascii = 1;
-    for (size_t i = 0; i < n; i++) {
-        k += ((unsigned char)s[i] & 0xC0) != 0x80;
-        if ((unsigned char)s[i] >= 0x80)
+    *wordy = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l;
+        int32_t cp = fd_utf8_decode(s, n, i, &l);
+        k++;
+        if (cp >= 0x80)
             *ascii = 0;
+        utf8proc_category_t cat = utf8proc_category(cp < 0 ? 0xFFFD : cp);
+        if (!(cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO) &&
+            !(cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) &&
+            !(cat >= UTF8PROC_CATEGORY_SM && cat <= UTF8PROC_CATEGORY_ZP) && cp != '\n')
+            *wordy = 1;
+        i += l ? l : 1;
     }
     return k;
 }
@@ -86,7 +141,8 @@ static size_t nchars(const char *s, size_t n, int *ascii)
  * case-insensitively, see ruleset.c.) Escapes are skipped; a regex that
  * also has the normalized form ([覆复]) is taken to mean it.
  */
-static int lint_regex_chars(const fd_ruleset *rs, uint32_t i, fd_normbuf *nb, fd_diag *diag)
+static int lint_regex_chars(const fd_ruleset *rs, uint32_t i, fd_normbuf *nb, fd_diag *diag,
+                            size_t *kind)
 {
     const fd_rule *r = &rs->rl.rules[i];
     int n = 0;
@@ -110,6 +166,7 @@ static int lint_regex_chars(const fd_ruleset *rs, uint32_t i, fd_normbuf *nb, fd
                         "warning: regex has '%.*s', which normalized text never contains (it "
                         "reads '%s'); write the normalized form",
                         (int)l, r->pattern + k, nb->text);
+            kind[FD_LINT_REGEX_CHARS]++;
             strncat(seen, r->pattern + k, l);
             n++;
         }
@@ -118,10 +175,72 @@ static int lint_regex_chars(const fd_ruleset *rs, uint32_t i, fd_normbuf *nb, fd
     return n;
 }
 
+/*
+ * Rules that match paragraphs of a benign corpus: each block/flag rule is
+ * named with how many paragraphs it matches (unsuppressed) and the first.
+ */
+static int lint_benign(const fd_ruleset *rs, const fd_benign *b, fd_diag *diag, size_t *kind)
+{
+    size_t n = rs->rl.nrules, nd = fd_benign_docs(b);
+    size_t *hits = calloc(n ? n : 1, sizeof *hits), *last = calloc(n ? n : 1, sizeof *last);
+    size_t *first = calloc(n ? n : 1, sizeof *first);
+    fd_scratch *s = NULL;
+    fd_result res;
+    fd_result_init(&res);
+    int count = 0, r = 0;
+    if (!hits || !last || !first || fd_scratch_new(rs, &s))
+        r = FD_ENOMEM;
+    for (size_t d = 0; d < nd && !r; d++) {
+        size_t len;
+        const char *p = fd_benign_doc(b, d, &len);
+        if ((r = fd_scan(rs, s, p, len, &res)))
+            break;
+        for (size_t m = 0; m < res.n; m++) {
+            const fd_match *mt = &res.matches[m];
+            if (mt->suppressed || mt->action == FD_ALLOW || last[mt->rule] == d + 1)
+                continue;
+            last[mt->rule] = d + 1;
+            if (hits[mt->rule]++ == 0)
+                first[mt->rule] = d;
+        }
+    }
+    fd_normbuf nb;
+    fd_normbuf_init(&nb);
+    for (uint32_t i = 0; i < n && !r; i++) {
+        if (!hits[i])
+            continue;
+        const fd_rule *ru = &rs->rl.rules[i];
+        size_t len;
+        const char *p = fd_benign_doc(b, first[i], &len);
+        fd_diag_add(diag, rs->rl.files[ru->file], ru->line,
+                    "warning: '%s' (reads '%s') matches %zu benign paragraph%s, e.g. '%.*s%s'",
+                    ru->pattern, normalized(rs, i, &nb), hits[i], hits[i] == 1 ? "" : "s",
+                    (int)(len > 80 ? 80 : len), p, len > 80 ? "…" : "");
+        kind[FD_LINT_BENIGN]++;
+        count++;
+    }
+    fd_normbuf_free(&nb);
+    fd_result_free(&res);
+    fd_scratch_free(s);
+    free(hits);
+    free(last);
+    free(first);
+    return r ? r : count;
+}
+
 int fd_lint(const fd_ruleset *rs, fd_diag *diag)
 {
+    size_t count[FD_LINT_NKINDS];
+    return fd_lint_ex(rs, NULL, diag, count);
+}
+
+int fd_lint_ex(const fd_ruleset *rs, const fd_benign *benign, fd_diag *diag,
+               size_t count[FD_LINT_NKINDS])
+{
     const fd_rulelist *rl = &rs->rl;
-    lint_ctx c = {.rs = rs, .diag = diag};
+    memset(count, 0, FD_LINT_NKINDS * sizeof *count);
+    lint_ctx c = {.rs = rs, .diag = diag, .kind = count};
+    fd_normbuf_init(&c.other);
     c.reported = calloc(rl->nrules ? rl->nrules : 1, 1);
     hs_scratch_t *scratch = NULL;
     for (int b = 0; b < FD_BUF_MAX; b++)
@@ -143,9 +262,10 @@ int fd_lint(const fd_ruleset *rs, fd_diag *diag)
                         "repeat of \\w or a negated class is slow to compile)",
                         r->kind == FD_RULE_COMBO ? "@all without @within" : "regex", 1024u);
             c.count++;
+            count[FD_LINT_UNBOUNDED]++;
         }
         if (r->regex && ri->buf != FD_BUF_RAW)
-            c.count += lint_regex_chars(rs, i, &nb, diag);
+            c.count += lint_regex_chars(rs, i, &nb, diag, count);
         if (!(ri->flags & FD_RI_LITERAL))
             continue;
         const char *t = r->pattern;
@@ -157,25 +277,50 @@ int fd_lint(const fd_ruleset *rs, fd_diag *diag)
             t = nb.text;
             l = nb.len;
         }
-        int ascii;
-        size_t k = nchars(t, l, &ascii);
-        if (r->action != FD_ALLOW && r->kind == FD_RULE_PATTERN &&
-            ((!ascii && k <= 1) || (ascii && k <= 2 && r->view != FD_VIEW_WORD))) {
-            fd_diag_add(diag, file, line,
-                        "warning: literal '%s' is so short that it will match inside many "
-                        "words%s",
-                        r->pattern, ascii ? "; use @match word" : "");
-            c.count++;
+        int ascii, wordy;
+        size_t k = nchars(t, l, &ascii, &wordy);
+        if (r->action != FD_ALLOW && r->kind == FD_RULE_PATTERN) {
+            if (k <= 1) {
+                fd_diag_add(diag, file, line,
+                            "warning: literal '%s' (reads '%.*s') is a single character: it "
+                            "matches inside most texts",
+                            r->pattern, (int)l, t);
+                c.count++;
+                count[FD_LINT_SINGLE]++;
+            } else if (!wordy) {
+                fd_diag_add(diag, file, line,
+                            "warning: literal '%s' (reads '%.*s') is only digits and "
+                            "punctuation: numbers occur everywhere (versions, prices, dates); "
+                            "give it context with a regex",
+                            r->pattern, (int)l, t);
+                c.count++;
+                count[FD_LINT_DIGITS]++;
+            } else if (ascii && k <= 2 && r->view != FD_VIEW_WORD) {
+                fd_diag_add(diag, file, line,
+                            "warning: literal '%s' (reads '%.*s') is so short that it will "
+                            "match inside many words; use @match word",
+                            r->pattern, (int)l, t);
+                c.count++;
+                count[FD_LINT_SHORT]++;
+            }
         }
         c.self = i;
         c.len = (uint32_t)l;
         hs_scan(rs->db[ri->buf], t, (unsigned)l, 0, scratch, on_hit, &c);
     }
     fd_normbuf_free(&nb);
+    fd_normbuf_free(&c.other);
     hs_free_scratch(scratch);
     free(c.reported);
+    if (benign && fd_benign_docs(benign)) {
+        int r = lint_benign(rs, benign, diag, count);
+        if (r < 0)
+            return r;
+        c.count += r;
+    }
     return c.count;
 nomem:
+    fd_normbuf_free(&c.other);
     hs_free_scratch(scratch);
     free(c.reported);
     return FD_ENOMEM;

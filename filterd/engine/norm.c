@@ -50,7 +50,7 @@
 #endif
 
 /* Bumped whenever the algorithm in this file changes its output. */
-#define FD_NORM_REVISION "1"
+#define FD_NORM_REVISION "2"
 
 #if defined(__GNUC__)
 #define FD_INLINE   inline __attribute__((always_inline))
@@ -90,6 +90,7 @@ void fd_normbuf_free(fd_normbuf *b)
 {
     free(b->text);
     free(b->map);
+    free(b->gap);
     memset(b, 0, sizeof *b);
 }
 
@@ -121,6 +122,10 @@ static int reserve(fd_normbuf *b, size_t need)
     if (!m)
         return FD_ENOMEM;
     b->map = m;
+    uint8_t *g = realloc(b->gap, ncap);
+    if (!g)
+        return FD_ENOMEM;
+    b->gap = g;
     b->cap = ncap;
     return 0;
 }
@@ -170,6 +175,7 @@ typedef struct nchar {
     uint32_t ilen;   /* their number */
     uint32_t clen;   /* length of the input character */
     unsigned cls;    /* FD_NC_* */
+    int wide;        /* a wide word character */
     int bad;         /* an invalid byte, read as U+FFFD */
 } nchar;
 
@@ -177,6 +183,7 @@ typedef struct nchar {
 static FD_INLINE void lookup(const uint8_t *s, size_t n, nchar *c)
 {
     c->bad = 0;
+    c->wide = 0;
     if (s[0] < 0x80) {
         c->cls = fd_nt_ascii_class[s[0]];
         c->img = &fd_nt_ascii_image[s[0]];
@@ -195,6 +202,7 @@ static FD_INLINE void lookup(const uint8_t *s, size_t n, nchar *c)
     }
     uint32_t e = fd_nt_lookup(cp);
     c->cls = FD_NT_CLASS(e);
+    c->wide = (int)FD_NT_WIDE(e);
     c->clen = (uint32_t)l;
     if (FD_NT_MAPPED(e)) {
         c->img = fd_nt_pool + FD_NT_OFF(e);
@@ -312,6 +320,7 @@ typedef struct machines {
     /* STRIP */
     char *st;
     uint32_t *sm;
+    uint8_t *sg; /* gap flags (fd_normbuf.gap) */
     size_t so;
     size_t run;       /* separators in the pending run */
     uint32_t run_at;  /* stream offset of its first separator */
@@ -320,6 +329,8 @@ typedef struct machines {
     int term;         /* it contains a weak terminator */
     size_t seg;       /* word characters since the last run */
     int sany;         /* a word character was emitted (leading runs drop) */
+    int wprev;        /* the last word character was wide */
+    int clause;       /* the pending run holds an ASCII clause mark , or ; */
 } machines;
 
 /* KEEP, before an emitted character: the pending white space run becomes
@@ -335,32 +346,64 @@ static FD_INLINE void keep_flush(machines *x)
     }
 }
 
-/* STRIP, before a word character: the pending separator run becomes a
- * break byte or nothing, and is closed; a new word segment starts. */
-static FD_INLINE void strip_resolve(machines *x)
+/* STRIP, before a word character (WIDE: a wide one): the pending
+ * separator run becomes a break byte or nothing, and is closed; a new word
+ * segment starts. Returns the gap flag of the word character: 1 when the
+ * run was dropped as noise. An ASCII clause mark (, or ;) between two
+ * wide characters is a break: Chinese typed with ASCII punctuation puts
+ * no space after it (`出售,枪支`), so the mark is the only boundary. */
+static FD_INLINE int strip_resolve(machines *x, int wide)
 {
+    int g = 0;
     if (x->run) {
-        if ((x->brk || x->run > FD_NORM_MAX_NOISE) && x->sany) {
+        if ((x->brk || x->run > FD_NORM_MAX_NOISE || (x->clause && x->wprev && wide)) && x->sany) {
             x->st[x->so] = FD_NORM_BREAK;
+            x->sg[x->so] = 0;
             x->sm[x->so++] = x->run_at;
+        } else {
+            g = x->sany;
         }
         x->run = 0;
-        x->brk = x->term = 0;
+        x->brk = x->term = x->clause = 0;
         x->seg = 0;
     }
+    x->wprev = wide;
+    return g;
 }
 
-/* Both machines, before a word character with a non-empty image. */
-static FD_INLINE void word_start(const int K, const int S, machines *x)
+/* Both machines, before a word character with a non-empty image; returns
+ * its STRIP gap flag. */
+static FD_INLINE int word_start(const int K, const int S, machines *x, int wide)
 {
+    int g = 0;
     if (K) {
         keep_flush(x);
         x->kany = 1;
     }
     if (S) {
-        strip_resolve(x);
+        g = strip_resolve(x, wide);
         x->sany = 1;
     }
+    return g;
+}
+
+/* An apostrophe image: ' (also from ＇) or U+2019 ’. */
+static FD_INLINE int is_apostrophe(const char *img, uint32_t ilen)
+{
+    return (ilen == 1 && img[0] == '\'') ||
+           (ilen == 3 && img[0] == '\xE2' && img[1] == '\x80' && img[2] == '\x99');
+}
+
+/* STRIP: gap flags of an image of N bytes just written at O (first byte G,
+ * the others 0). Up to 4 bytes are written (room is in OVERRUN). */
+static FD_INLINE void put_gap(uint8_t *gp, size_t o, uint32_t n, int g)
+{
+    if (n <= 4) {
+        memset(gp + o, 0, 4);
+    } else {
+        memset(gp + o, 0, n);
+    }
+    gp[o] = (uint8_t)g;
 }
 
 /* A separator joins (or starts) the STRIP run / the KEEP white space run. */
@@ -380,12 +423,13 @@ static FD_INLINE void keep_ws(machines *x, uint32_t at, uint32_t clen)
  * CLEN bytes long, whose image is IMG (ILEN bytes), through both machines.
  * Every fast path in norm_core() must be equivalent to this. */
 static FD_INLINE void step(const int K, const int S, machines *x, unsigned cls, const char *img,
-                           uint32_t ilen, uint32_t clen, uint32_t at)
+                           uint32_t ilen, uint32_t clen, uint32_t at, int wide)
 {
     switch (cls) {
     case FD_NC_WORD:
         if (S) {
-            strip_resolve(x);
+            int g = strip_resolve(x, wide);
+            put_gap(x->sg, x->so, ilen, g);
             x->so = put(x->st, x->sm, x->so, img, ilen, at);
             x->seg++;
             x->sany = 1;
@@ -424,6 +468,12 @@ static FD_INLINE void step(const int K, const int S, machines *x, unsigned cls, 
                 x->brk = 1;
             else if (cls == FD_NC_TERM)
                 x->term = 1;
+            if (ilen == 1 && (img[0] == ',' || img[0] == ';'))
+                x->clause = 1;
+            /* An apostrophe after a word of 2 or more characters ends it:
+             * contractions (`who're`, `we'll`) are two words, not noise. */
+            if (x->seg >= 2 && is_apostrophe(img, ilen))
+                x->brk = 1;
         }
         if (K && ilen) {
             keep_flush(x);
@@ -499,8 +549,11 @@ static FD_INLINE uint32_t decode3(const uint8_t *p)
  *     - a blank follows a weak terminator in it and the word before it has
  *       at least 2 characters (seg >= 2 at the blank: seg only changes at
  *       words). Only runs up to FD_NORM_MAX_NOISE long need this test, so
- *       a terminator up to FD_NORM_MAX_NOISE - 1 places back is enough.
- *     (No ASCII character is a strong terminator.)
+ *       a terminator up to FD_NORM_MAX_NOISE - 1 places back is enough,
+ *       or it holds an apostrophe and the word before it has at least 2
+ *       characters.
+ *     (No ASCII character is a strong terminator, and the comma rule
+ *     between wide characters never applies: the next word is ASCII.)
  * "Run R holds a bit of F" for all runs at once: with F a subset of the
  * run mask R, R + F carries from each such bit to just past its run, so
  * (R + F) & ~R has a bit exactly at the word after each run holding F.
@@ -574,9 +627,10 @@ typedef struct wcur {
 } wcur;
 
 static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_t *km, char *st,
-                                     uint32_t *sm, wcur *x, const uint8_t *p, uint32_t at)
+                                     uint32_t *sm, uint8_t *sg, wcur *x, const uint8_t *p,
+                                     uint32_t at)
 {
-    uint64_t W = 0, BL = 0, NL = 0, TM = 0, CUT = 0;
+    uint64_t W = 0, BL = 0, NL = 0, TM = 0, AP = 0, CUT = 0;
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
         __m128i bl = is_blank(v), nl = in_range(v, '\n', '\r');
@@ -595,6 +649,7 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
                 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, V8('.')), _mm_cmpeq_epi8(v, V8('?'))),
                              in_range(v, ':', ';')));
             TM |= mask16(tm, k);
+            AP |= mask16(_mm_cmpeq_epi8(v, V8('\'')), k);
         }
     }
     /* The prefix: up to the first cut byte, ending with a word byte. */
@@ -608,6 +663,7 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
     BL &= valid;
     NL &= valid;
     TM &= valid;
+    AP &= valid;
 
     if (K) {
         /* Gaps: white space bytes after the first of their run. */
@@ -636,10 +692,12 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
         /* Runs starting after a word of >= 2 characters (seg carries in). */
         uint64_t seg2 = (W << 1) & (W << 2);
         seg2 |= (uint64_t)(x->seg >= 2) | ((W & (uint64_t)(x->seg >= 1)) << 1);
-        uint64_t brk = ((R + (NL | lng)) | ((R + (BL & tp)) & (R + (rs & seg2)))) & ~R;
+        uint64_t brk = ((R + (NL | lng)) | ((R + ((BL & tp) | AP)) & (R + (rs & seg2)))) & ~R;
         uint64_t start = W & ~(W << 1), end = W & ~(W >> 1);
         char *t = st + x->so;
         uint32_t *m = sm + x->so;
+        uint8_t *g = sg + x->so;
+        const __m128i zero = _mm_setzero_si128();
         const __m128i four = _mm_set1_epi32(4);
         const __m128i iota = _mm_add_epi32(_mm_set1_epi32((int)at), _mm_setr_epi32(0, 1, 2, 3));
         do { /* per word: W is not empty */
@@ -648,9 +706,14 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
              * word (its start: the last run start below q) is a break. */
             *t = FD_NORM_BREAK;
             *m = at + top64((rs & (start - 1)) | 1);
+            *g = 0;
             size_t kb = (brk >> q) & 1;
             t += kb;
             m += kb;
+            g += kb;
+            /* Gap flag of the word's first byte: a run before it in the
+             * window (q > 0) that was noise. */
+            uint8_t g0 = (uint8_t)(q > 0 && !kb);
             /* The word, 16 bytes at a time (see copy_span). */
             unsigned k = q;
             do {
@@ -659,6 +722,7 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
                  * (digits already have that bit); the bytes after the
                  * word are overwritten or ignored. */
                 _mm_storeu_si128((__m128i *)(void *)(t + (k - q)), _mm_or_si128(v, V8(0x20)));
+                _mm_storeu_si128((__m128i *)(void *)(g + (k - q)), zero);
                 __m128i a = _mm_add_epi32(iota, _mm_set1_epi32((int)k));
                 uint32_t *mk = m + (k - q);
                 _mm_storeu_si128((__m128i *)(void *)mk, a);
@@ -670,8 +734,10 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
                 _mm_storeu_si128((__m128i *)(void *)(mk + 12), a);
                 k += 16;
             } while (k < e);
+            *g = g0;
             t += e - q;
             m += e - q;
+            g += e - q;
             start &= start - 1;
             end &= end - 1;
         } while (start);
@@ -686,16 +752,17 @@ static FD_INLINE size_t ascii_window(const int K, const int S, char *kt, uint32_
  * keeps its registers (the window needs many). */
 static FD_NOINLINE size_t window_k(char *kt, uint32_t *km, wcur *x, const uint8_t *p, uint32_t at)
 {
-    return ascii_window(1, 0, kt, km, NULL, NULL, x, p, at);
+    return ascii_window(1, 0, kt, km, NULL, NULL, NULL, x, p, at);
 }
-static FD_NOINLINE size_t window_s(char *st, uint32_t *sm, wcur *x, const uint8_t *p, uint32_t at)
+static FD_NOINLINE size_t window_s(char *st, uint32_t *sm, uint8_t *sg, wcur *x, const uint8_t *p,
+                                   uint32_t at)
 {
-    return ascii_window(0, 1, NULL, NULL, st, sm, x, p, at);
+    return ascii_window(0, 1, NULL, NULL, st, sm, sg, x, p, at);
 }
-static FD_NOINLINE size_t window_ks(char *kt, uint32_t *km, char *st, uint32_t *sm, wcur *x,
-                                    const uint8_t *p, uint32_t at)
+static FD_NOINLINE size_t window_ks(char *kt, uint32_t *km, char *st, uint32_t *sm, uint8_t *sg,
+                                    wcur *x, const uint8_t *p, uint32_t at)
 {
-    return ascii_window(1, 1, kt, km, st, sm, x, p, at);
+    return ascii_window(1, 1, kt, km, st, sm, sg, x, p, at);
 }
 #endif
 
@@ -742,6 +809,8 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
         x.term = sst->term;
         x.seg = sst->seg;
         x.sany = sst->any;
+        x.wprev = sst->wide;
+        x.clause = sst->clause;
     }
     size_t i = 0;
     int badc = 0;
@@ -764,6 +833,7 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                 return rc;
             x.st = sb->text;
             x.sm = sb->map;
+            x.sg = sb->gap;
         }
         while (i < stop) {
             uint8_t b = s[i];
@@ -789,11 +859,12 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                         }
                         wcur c = {x.ko, x.so, x.seg};
                         uint32_t at = base + (uint32_t)i;
-                        size_t n = K && S ? window_ks(x.kt, x.km, x.st, x.sm, &c, p, at)
+                        size_t n = K && S ? window_ks(x.kt, x.km, x.st, x.sm, x.sg, &c, p, at)
                                    : K    ? window_k(x.kt, x.km, &c, p, at)
-                                          : window_s(x.st, x.sm, &c, p, at);
+                                          : window_s(x.st, x.sm, x.sg, &c, p, at);
                         x.ko = c.ko, x.so = c.so, x.seg = c.seg;
                         if (n) {
+                            x.wprev = 0; /* the window ends with an ASCII word */
                             i += n;
                             if (i >= stop || (b = s[i]) >= 0x80)
                                 break;
@@ -819,14 +890,16 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                         i += k;
                     } else if (fd_nt_ascii_class[b] != FD_NC_WORD) {
                         step(K, S, &x, fd_nt_ascii_class[b], &fd_nt_ascii_image[b], 1, 1,
-                             base + (uint32_t)i);
+                             base + (uint32_t)i, 0);
                         i++;
                     } else {
                         /* Letters and digits: 8 bytes stored at once,
                          * as many kept as are word bytes. A full block
                          * advances by a constant, so the next load does
                          * not wait for this one's mask. */
-                        word_start(K, S, &x);
+                        /* G: the STRIP gap flag of the next word's first
+                         * byte. */
+                        int g = word_start(K, S, &x, 0);
                         while (i + 8 <= len && i < stop) {
                             uint64_t w, f;
                             memcpy(&w, s + i, 8);
@@ -834,8 +907,13 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             uint32_t at = base + (uint32_t)i;
                             if (K)
                                 memcpy(x.kt + x.ko, &f, 8), iota8(x.km + x.ko, at);
-                            if (S)
+                            if (S) {
+                                static const uint64_t zero8 = 0;
                                 memcpy(x.st + x.so, &f, 8), iota8(x.sm + x.so, at);
+                                memcpy(x.sg + x.so, &zero8, 8);
+                                x.sg[x.so] = (uint8_t)g;
+                                g = 0;
+                            }
                             if (!nonword) {
                                 x.ko += 8, x.so += 8, x.seg += 8, i += 8;
                                 continue;
@@ -852,7 +930,7 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             if (K)
                                 x.kt[x.ko] = ' ', x.km[x.ko++] = base + (uint32_t)i;
                             if (S)
-                                x.seg = 0;
+                                x.seg = 0, g = 1;
                             i++;
                         }
                         /* The last few bytes of the input, one at a time. */
@@ -860,8 +938,11 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             uint32_t at = base + (uint32_t)i;
                             if (K)
                                 x.kt[x.ko] = fd_nt_ascii_image[s[i]], x.km[x.ko++] = at;
-                            if (S)
-                                x.st[x.so] = fd_nt_ascii_image[s[i]], x.sm[x.so++] = at;
+                            if (S) {
+                                x.st[x.so] = fd_nt_ascii_image[s[i]], x.sm[x.so] = at;
+                                x.sg[x.so++] = (uint8_t)g;
+                                g = 0;
+                            }
                             i++, x.seg++;
                         }
                     word_end:;
@@ -885,11 +966,13 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                     uint32_t at = base + (uint32_t)i;
                     int cont = (((b1 ^ 0x80) | (b2 ^ 0x80)) & 0xC0) == 0;
                     if (cont && fd_nt_ident_bmp_has(cp)) {
-                        word_start(K, S, &x);
+                        int g = word_start(K, S, &x, fd_nt_wide_bmp_has(cp));
                         if (K)
                             x.ko = copy3(x.kt, x.km, x.ko, s, i, len, at);
-                        if (S)
+                        if (S) {
+                            put_gap(x.sg, x.so, 3, g);
                             x.so = copy3(x.st, x.sm, x.so, s, i, len, at);
+                        }
                         x.seg++;
                         i += 3;
                     } else if (cont && fd_nt_break_bmp_has(cp)) {
@@ -928,15 +1011,18 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
                             x.ko = copy3(x.kt, x.km, x.ko, s, i, len, at);
                             x.kany = 1;
                         }
-                        if (S)
+                        if (S) {
                             strip_sep(&x, at, 3);
+                            if (cp == 0x2019 && x.seg >= 2) /* ’: see step() */
+                                x.brk = 1;
+                        }
                         i += 3;
                     } else if ((cp = decode3(s + i)) != 0) {
                         uint32_t e = fd_nt_lookup(cp);
                         const char *img =
                             FD_NT_MAPPED(e) ? fd_nt_pool + FD_NT_OFF(e) : (const char *)s + i;
                         step(K, S, &x, FD_NT_CLASS(e), img, FD_NT_MAPPED(e) ? FD_NT_LEN(e) : 3, 3,
-                             at);
+                             at, (int)FD_NT_WIDE(e));
                         i += 3;
                     } else {
                         break; /* invalid: the general step below */
@@ -953,7 +1039,7 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
             nchar c;
             lookup(s + i, len - i, &c);
             badc |= c.bad;
-            step(K, S, &x, c.cls, c.img, c.ilen, c.clen, base + (uint32_t)i);
+            step(K, S, &x, c.cls, c.img, c.ilen, c.clen, base + (uint32_t)i, c.wide);
             i += c.clen;
         }
     }
@@ -978,6 +1064,8 @@ static FD_INLINE int norm_core(const int K, const int S, fd_norm_state *kst, fd_
         sst->term = (uint8_t)(x.run && x.term);
         sst->seg = (uint32_t)(x.seg > 2 ? 2 : x.seg);
         sst->any = (uint8_t)x.sany;
+        sst->wide = (uint8_t)x.wprev;
+        sst->clause = (uint8_t)(x.run && x.clause);
         sb->len = x.so;
     }
     *bad = badc;

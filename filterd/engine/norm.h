@@ -36,8 +36,14 @@ typedef enum fd_norm_mode { FD_NORM_KEEP_SEP = 0, FD_NORM_STRIP_SEP = 1 } fd_nor
 typedef struct fd_normbuf {
     char *text;    /* normalized UTF-8, NUL-terminated for convenience */
     uint32_t *map; /* map[i]: input offset of output byte i (len entries) */
-    size_t len;    /* bytes in text */
-    size_t cap;    /* allocated entries of text and map */
+    /* FD_NORM_STRIP_SEP only (undefined in KEEP output): gap[i] is 1 when
+     * output byte i is the first byte of a word character that follows
+     * separator noise the normalizer dropped (`b o m b`: at o, m, b), else
+     * 0. What keeps `word` boundaries and Latin word gaps visible in a
+     * view without separators (rules/README.md §5). */
+    uint8_t *gap;
+    size_t len; /* bytes in text */
+    size_t cap; /* allocated entries of text, map and gap */
 } fd_normbuf;
 
 void fd_normbuf_init(fd_normbuf *b);
@@ -86,6 +92,8 @@ typedef struct fd_norm_state {
     uint8_t brk;      /* STRIP: the pending run is a break */
     uint8_t term;     /* STRIP: it contains a weak terminator */
     uint8_t nl;       /* KEEP: it contains a line break */
+    uint8_t wide;     /* STRIP: the last word character was wide */
+    uint8_t clause;   /* STRIP: the pending run holds an ASCII , or ; */
 } fd_norm_state;
 
 void fd_norm_begin(fd_norm_state *st, fd_norm_mode mode);

@@ -11,13 +11,16 @@
 #include "norm.h"
 #include "ruleset_int.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* PCRE2 limits for confirming prefiltered regexes: a hostile text must not
  * make one request take seconds (catastrophic backtracking). */
@@ -54,7 +57,9 @@ static enum fd_buf buf_of(const fd_rule *r)
 {
     if (r->view == FD_VIEW_RAW)
         return FD_BUF_RAW;
-    if (r->view == FD_VIEW_NORMALIZED && !r->regex)
+    /* Literals of both normalized views scan the stripped text; `word`
+     * boundaries come from its gap flags (scan.c). */
+    if ((r->view == FD_VIEW_NORMALIZED || r->view == FD_VIEW_WORD) && !r->regex)
         return FD_BUF_STRIP;
     return FD_BUF_KEEP;
 }
@@ -276,61 +281,212 @@ static void stream_flags(const exprs *e, unsigned *out)
         out[i] = e->flags[i] & ~(unsigned)HS_FLAG_SINGLEMATCH;
 }
 
-/* The stream-mode compile, run on a thread of its own while the caller
- * compiles the block-mode database: the two are independent, and on two
- * cores a 100,000-keyword set then takes the time of one compile. */
-typedef struct stream_job {
-    const exprs *e;
-    const unsigned *flags;
-    hs_database_t *db;
-    hs_compile_error_t *ce;
-    hs_error_t err;
-} stream_job;
+/* Why a compile failed: the expression Hyperscan names (-1: none) and its
+ * message, copied out of Hyperscan's error (or received from the child). */
+typedef struct compile_err {
+    int expression;
+    char message[256];
+} compile_err;
 
-static void *stream_compile(void *arg)
+static void take_error(hs_compile_error_t *ce, compile_err *out)
 {
-    stream_job *j = arg;
-    j->err = hs_build(j->e, j->flags, HS_MODE_STREAM, &j->db, &j->ce);
-    return NULL;
+    out->expression = ce ? ce->expression : -1;
+    snprintf(out->message, sizeof out->message, "%s", ce ? ce->message : "unknown error");
+    hs_free_compile_error(ce);
 }
 
 /*
- * Compile the block-mode and the stream-mode database of one buffer. If
+ * The block-mode and then the stream-mode database, one after the other:
+ * Hyperscan's compiler needs several times the size of the database it
+ * builds, and two compiles at once (as on two threads) need the sum. The
+ * memory each leaves in malloc's arenas is handed back between them.
+ */
+static int build_pair(const exprs *e, const unsigned *sflags, hs_database_t **db,
+                      hs_database_t **sdb, compile_err *err)
+{
+    hs_compile_error_t *ce = NULL;
+    *db = *sdb = NULL;
+    if (hs_build(e, e->flags, HS_MODE_BLOCK, db, &ce) != HS_SUCCESS) {
+        take_error(ce, err);
+        return -1;
+    }
+    malloc_trim(0);
+    if (hs_build(e, sflags, HS_MODE_STREAM, sdb, &ce) != HS_SUCCESS) {
+        take_error(ce, err);
+        hs_free_database(*db);
+        *db = NULL;
+        return -1;
+    }
+    malloc_trim(0);
+    return 0;
+}
+
+/*
+ * Compiling in a child process. A daemon that compiled a large rule set in
+ * its own address space keeps the compiler's peak as fragmented arena
+ * memory, and a reload adds another compile's peak on top of the rule set
+ * in use. A forked child compiles instead and sends the serialized
+ * databases through a pipe; the daemon only ever holds the databases.
+ *
+ * The wire: per database (block, then stream) a record {int32 status
+ * (0 ok, 1 compile error), int32 expression, uint64 length} and LENGTH
+ * bytes: the serialized database, or the error message.
+ */
+typedef struct wire_rec {
+    int32_t status;
+    int32_t expression;
+    uint64_t len;
+} wire_rec;
+
+static int write_full(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_full(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* In the child: compile, send, exit without running anything else of the
+ * parent's (no atexit handlers, no stdio flush). */
+static void child_compile(int fd, const exprs *e, const unsigned *sflags)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        hs_database_t *db = NULL;
+        hs_compile_error_t *ce = NULL;
+        wire_rec rec = {0, -1, 0};
+        if (hs_build(e, mode ? sflags : e->flags, mode ? HS_MODE_STREAM : HS_MODE_BLOCK, &db,
+                     &ce) != HS_SUCCESS) {
+            compile_err ce2;
+            take_error(ce, &ce2);
+            rec = (wire_rec){1, ce2.expression, strlen(ce2.message)};
+            if (write_full(fd, &rec, sizeof rec) == 0)
+                write_full(fd, ce2.message, rec.len);
+            _exit(0);
+        }
+        char *bytes = NULL;
+        size_t len = 0;
+        if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+            _exit(1);
+        hs_free_database(db);
+        rec.len = len;
+        if (write_full(fd, &rec, sizeof rec) || write_full(fd, bytes, len))
+            _exit(1);
+        free(bytes);
+    }
+    _exit(0);
+}
+
+/* Read one record into a database (or ERR); -1 when the child failed. */
+static int read_db(int fd, hs_database_t **db, compile_err *err, int *failed)
+{
+    wire_rec rec;
+    if (read_full(fd, &rec, sizeof rec) || rec.len > (uint64_t)1 << 40)
+        return -1;
+    char *buf = malloc(rec.len + 1);
+    if (!buf || read_full(fd, buf, rec.len)) {
+        free(buf);
+        return -1;
+    }
+    int r = 0;
+    if (rec.status == 1) {
+        err->expression = rec.expression;
+        buf[rec.len] = '\0';
+        snprintf(err->message, sizeof err->message, "%s", buf);
+        *failed = 1;
+    } else if (hs_deserialize_database(buf, rec.len, db) != HS_SUCCESS) {
+        r = -1;
+    }
+    free(buf);
+    return r;
+}
+
+/* build_pair() in a child process. Returns 0 (both built), -1 with ERR
+ * (a compile error), or 1 when the child could not do it (no fork, the
+ * child died): the caller then compiles in process. */
+static int build_pair_isolated(const exprs *e, const unsigned *sflags, hs_database_t **db,
+                               hs_database_t **sdb, compile_err *err)
+{
+    int fds[2];
+    *db = *sdb = NULL;
+    if (pipe(fds))
+        return 1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return 1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        child_compile(fds[1], e, sflags);
+    }
+    close(fds[1]);
+    int failed = 0, bad = read_db(fds[0], db, err, &failed);
+    if (!bad && !failed)
+        bad = read_db(fds[0], sdb, err, &failed);
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (bad || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        hs_free_database(*db);
+        hs_free_database(*sdb);
+        *db = *sdb = NULL;
+        return 1;
+    }
+    if (failed) {
+        hs_free_database(*db);
+        *db = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Compile the block-mode and the stream-mode database of one buffer (in a
+ * child process when it has ISOLATE_MIN expressions or more). If
  * Hyperscan rejects a regex only in the combined compile (start of match
  * on a pattern too large for it), that regex falls back to the prefilter
  * path and the compile is retried.
  */
-static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
+static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, size_t isolate_min, fd_diag *diag)
 {
     unsigned *sflags = malloc(e->n * sizeof *sflags);
     if (!sflags)
         return FD_ENOMEM;
     int rc = FD_ERULES;
     for (int attempt = 0; attempt < 64; attempt++) {
-        hs_compile_error_t *ce = NULL;
         hs_database_t *db = NULL, *sdb = NULL;
+        compile_err ce = {-1, ""};
         stream_flags(e, sflags);
-        stream_job job = {e, sflags, NULL, NULL, HS_SUCCESS};
-        pthread_t t;
-        int threaded = pthread_create(&t, NULL, stream_compile, &job) == 0;
-        hs_error_t err = hs_build(e, e->flags, HS_MODE_BLOCK, &db, &ce);
-        if (threaded)
-            pthread_join(t, NULL);
-        else
-            stream_compile(&job);
-        if (err == HS_SUCCESS && job.err != HS_SUCCESS) {
-            err = job.err;
-            ce = job.ce;
-            job.ce = NULL;
-        }
-        hs_free_compile_error(job.ce); /* the block compile's error is reported */
-        if (err == HS_SUCCESS) {
-            sdb = job.db;
-        } else {
-            hs_free_database(db);
-            hs_free_database(job.db);
-        }
-        if (err == HS_SUCCESS) {
+        int built = 1;
+        if (e->n >= isolate_min)
+            built = build_pair_isolated(e, sflags, &db, &sdb, &ce);
+        if (built == 1)
+            built = build_pair(e, sflags, &db, &sdb, &ce);
+        if (built == 0) {
             rs->db[b] = db;
             rs->sdb[b] = sdb;
             size_t sz = 0;
@@ -341,32 +497,28 @@ static int compile_db(fd_ruleset *rs, exprs *e, enum fd_buf b, fd_diag *diag)
             rc = 0;
             break;
         }
-        int k = ce ? ce->expression : -1;
+        int k = ce.expression;
         if (k >= 0 && (size_t)k < e->n) {
             uint32_t ridx = e->ids[k];
             const fd_rule *r = &rs->rl.rules[ridx];
-            fd_rinfo *ri = &rs->ri[ridx];
             const char *fname = rs->rl.files[r->file];
             if (r->regex && !(e->flags[k] & HS_FLAG_PREFILTER)) {
                 /* Too large to run exactly in the combined database:
                  * Hyperscan may approximate it, PCRE2 confirms anyway. */
-                (void)ri;
-                hs_free_compile_error(ce);
                 e->flags[k] |= HS_FLAG_PREFILTER;
                 continue;
             }
-            if (strstr(ce->message, "empty buffer"))
+            if (strstr(ce.message, "empty buffer"))
                 fd_diag_add(diag, fname, r->line, "pattern matches the empty string");
             else
-                fd_diag_add(diag, fname, r->line, "cannot compile: %s", ce->message);
+                fd_diag_add(diag, fname, r->line, "cannot compile: %s", ce.message);
         } else {
             fd_diag_add(diag, NULL, 0, "Hyperscan compile failed (%s buffer): %s",
                         b == FD_BUF_RAW    ? "raw"
                         : b == FD_BUF_KEEP ? "word/regex"
                                            : "normalized",
-                        ce ? ce->message : "unknown error");
+                        ce.message);
         }
-        hs_free_compile_error(ce);
         break;
     }
     free(sflags);
@@ -509,9 +661,14 @@ static void ruleset_free(fd_ruleset *rs)
     if (rs->ri)
         for (size_t i = 0; i < rs->rl.nrules; i++)
             pcre2_code_free(rs->ri[i].re);
+    int large = rs->rl.nrules > 4096;
     free(rs->ri);
     fd_rulelist_free(&rs->rl);
     free(rs);
+    /* The set a reload replaced: its pages go back to the system now, not
+     * whenever malloc next trims (once per reload, never per request). */
+    if (large)
+        malloc_trim(0);
 }
 
 /*
@@ -732,7 +889,8 @@ int fd_ruleset_compile_opts(fd_rulelist *rl, const fd_ruleset_opts *o, fd_rulese
     }
     for (int b = 0; b < FD_BUF_MAX && !err && !rs->cached; b++)
         if (ex[b].n)
-            err = compile_db(rs, &ex[b], (enum fd_buf)b, diag);
+            err = compile_db(rs, &ex[b], (enum fd_buf)b,
+                             o && o->isolate_min ? o->isolate_min : FD_ISOLATE_DEFAULT, diag);
     if (!err && cdir && !rs->cached)
         to_cache(rs, cdir, key);
     if (!err)

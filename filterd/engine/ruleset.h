@@ -28,7 +28,16 @@ int fd_ruleset_load(const char *dir, fd_ruleset **out, fd_diag *diag);
 
 typedef struct fd_ruleset_opts {
     const char *cache_dir; /* compiled-database cache (cache.h), or NULL */
+    /* A database of this many expressions or more is compiled in a forked
+     * child process, which sends it back serialized: the compiler's peak
+     * memory (several times the database) and the fragmentation it leaves
+     * never reach the caller's address space. 0: FD_ISOLATE_DEFAULT;
+     * SIZE_MAX: never. Without fork (or if the child dies) the compile
+     * runs in process. */
+    size_t isolate_min;
 } fd_ruleset_opts;
+
+#define FD_ISOLATE_DEFAULT 4096
 
 /* The same, with options (NULL: the defaults). With a cache directory, an
  * unchanged rule set loads its databases from it instead of compiling. */

@@ -154,6 +154,7 @@ typedef struct scan_ctx {
     const char *buf; /* the buffer Hyperscan sees */
     size_t blen;
     const uint32_t *map; /* buffer offset -> original offset; NULL: identity */
+    const uint8_t *gap;  /* the stripped buffer's gap flags; NULL for others */
     const char *orig;
     size_t olen;
     fd_action dropped_worst; /* worst action among dropped block/flag matches */
@@ -178,6 +179,52 @@ int fd__word_bounded(const char *buf, size_t blen, size_t from, size_t to)
     if (from > 0 && fd__word_char_at(buf, blen, fd_utf8_prev(buf, from)))
         return 0;
     return !fd__word_char_at(buf, blen, to);
+}
+
+/*
+ * Literals of the `normalized` and `word` views scan the stripped buffer,
+ * where separator noise is gone but its place is kept in the gap flags
+ * (fd_normbuf.gap). A word character "joins" the one before it when both
+ * are narrow word characters with no gap flag between: one written word.
+ *
+ * Start boundary: the match starts the text, or follows something that is
+ * not a narrow word character, or follows a gap; for `word` rules a gap
+ * does not count when the word before it is a single letter and so is the
+ * match's first segment (`s k i l l` is one spelled-out word: `kill` does
+ * not match in it). End boundary: the match ends the text, or what follows
+ * is not a narrow word character, or a gap comes first.
+ */
+int fd__strip_start_ok(const char *buf, const uint8_t *gap, size_t blen, size_t from, size_t to,
+                       int word)
+{
+    if (from == 0)
+        return 1;
+    size_t p = fd_utf8_prev(buf, from);
+    if (!fd__word_char_at(buf, blen, p))
+        return 1;
+    if (!gap[from])
+        return 0;
+    if (!word || !fd__word_char_at(buf, blen, from))
+        return 1;
+    /* Spelled-out continuation: a one-letter segment before the gap, and
+     * a one-letter first segment of the match. */
+    int one_before = p == 0 || gap[p] || !fd__word_char_at(buf, blen, fd_utf8_prev(buf, p));
+    size_t next = from + fd_utf8_len((unsigned char)buf[from]);
+    int one_after = next >= to || gap[next] || !fd__word_char_at(buf, blen, next);
+    return !(one_before && one_after);
+}
+
+int fd__strip_end_ok(const char *buf, const uint8_t *gap, size_t blen, size_t to)
+{
+    return to >= blen || gap[to] || !fd__word_char_at(buf, blen, to);
+}
+
+int fd__strip_crosses(const uint8_t *gap, size_t from, size_t to)
+{
+    for (size_t i = from + 1; i < to; i++)
+        if (gap[i])
+            return 1;
+    return 0;
 }
 
 /* Append a match in original offsets, or count it as dropped past the cap. */
@@ -231,8 +278,18 @@ static void map_span(const scan_ctx *c, size_t from, size_t to, size_t *os, size
 static int record(scan_ctx *c, uint32_t rule, size_t from, size_t to)
 {
     const fd_rinfo *ri = &c->rs->ri[rule];
-    if ((ri->flags & FD_RI_WORD) && !fd__word_bounded(c->buf, c->blen, from, to))
+    if (c->gap) {
+        /* Stripped buffer: word rules need both boundaries; any literal
+         * that spans a gap between written words needs them too, so that
+         * `of Uckfield` does not read as `fuck`. */
+        int word = (ri->flags & FD_RI_WORD) != 0;
+        if ((word || fd__strip_crosses(c->gap, from, to)) &&
+            (!fd__strip_start_ok(c->buf, c->gap, c->blen, from, to, word) ||
+             !fd__strip_end_ok(c->buf, c->gap, c->blen, to)))
+            return 0;
+    } else if ((ri->flags & FD_RI_WORD) && !fd__word_bounded(c->buf, c->blen, from, to)) {
         return 0;
+    }
     if (ri->validator && !fd_validate(ri->validator, c->buf + from, to - from))
         return 0;
     size_t os, oe;
@@ -491,11 +548,13 @@ int fd_scan(const fd_ruleset *rs, fd_scratch *s, const char *text, size_t len, f
             c.buf = text;
             c.blen = len;
             c.map = NULL;
+            c.gap = NULL;
         } else {
             fd_normbuf *nb = &s->nb[b];
             c.buf = nb->text;
             c.blen = nb->len;
             c.map = nb->map;
+            c.gap = b == FD_BUF_STRIP ? nb->gap : NULL;
         }
         s->ncand = 0;
         hs_error_t e = hs_scan(rs->db[b], c.buf, (unsigned)c.blen, 0, s->hs, on_match, &c);

@@ -50,6 +50,14 @@ void fd__scratch_next_gen(fd_scratch *s);
 int fd__word_char_at(const char *buf, size_t blen, size_t off);
 int fd__word_bounded(const char *buf, size_t blen, size_t from, size_t to);
 
+/* Boundaries in a STRIP buffer, from its gap flags (see scan.c): whether a
+ * match [FROM, TO) may start at FROM (WORD: a `word` rule), may end at TO,
+ * and whether it spans a gap. */
+int fd__strip_start_ok(const char *buf, const uint8_t *gap, size_t blen, size_t from, size_t to,
+                       int word);
+int fd__strip_end_ok(const char *buf, const uint8_t *gap, size_t blen, size_t to);
+int fd__strip_crosses(const uint8_t *gap, size_t from, size_t to);
+
 /* Append a match to RES, growing it up to FD_MAX_MATCHES; past that the
  * match is counted in res->dropped. Returns 0, 1 (dropped) or -1 (out of
  * memory). */

@@ -188,7 +188,22 @@ static int record(sctx *c, uint32_t rule, uint32_t from, uint32_t to)
         return 0;
     const char *t = sb->win.text;
     uint8_t need_after = 0;
-    if (ri->flags & FD_RI_WORD) {
+    if (c->b == FD_BUF_STRIP) {
+        /* As in fd_scan(): word rules, and literals spanning a gap. */
+        const uint8_t *g = sb->win.gap;
+        uint32_t lf = from - sb->base, lt = to - sb->base;
+        int word = (ri->flags & FD_RI_WORD) != 0;
+        if (word || fd__strip_crosses(g, lf, lt)) {
+            if (!fd__strip_start_ok(t, g, sb->win.len, lf, lt, word))
+                return 0;
+            if (to < n) {
+                if (!fd__strip_end_ok(t, g, sb->win.len, lt))
+                    return 0;
+            } else {
+                need_after = 1;
+            }
+        }
+    } else if (ri->flags & FD_RI_WORD) {
         uint32_t lf = from - sb->base;
         if (lf > 0 && fd__word_char_at(t, sb->win.len, fd_utf8_prev(t, lf)))
             return 0;
@@ -352,6 +367,8 @@ static void trim(sbuf *sb)
     size_t rest = sb->win.len - cut;
     memmove(sb->win.text, sb->win.text + cut, rest);
     memmove(sb->win.map, sb->win.map + cut, rest * sizeof *sb->win.map);
+    if (sb->win.gap)
+        memmove(sb->win.gap, sb->win.gap + cut, rest);
     sb->win.len = rest;
     sb->win.text[rest] = '\0';
     sb->base += (uint32_t)cut;
@@ -364,8 +381,11 @@ static void trim(sbuf *sb)
         uint32_t *m2 = realloc(sb->win.map, (want + 1) * sizeof *m2);
         if (m2)
             sb->win.map = m2;
-        if (t2 && m2)
-            sb->win.cap = want;
+        uint8_t *g2 = sb->win.gap ? realloc(sb->win.gap, want + 1) : NULL;
+        if (g2)
+            sb->win.gap = g2;
+        /* Each array now holds at least want + 1 entries, shrunk or not. */
+        sb->win.cap = want;
     }
 }
 
@@ -393,6 +413,21 @@ static int append_raw(sbuf *sb, const char *p, size_t len, uint32_t at)
     sb->win.len += len;
     sb->win.text[sb->win.len] = '\0';
     return 0;
+}
+
+/* In the stripped view, a match ending where the buffer ends is bounded
+ * once a separator run is pending after it: whatever follows will come
+ * after a gap or a break (or the text ends there). */
+static void settle_before_run(fd_stream *st, int b)
+{
+    sbuf *sb = &st->b[b];
+    if (b != FD_BUF_STRIP || !sb->ns.run)
+        return;
+    for (size_t i = 0; i < st->npend; i++) {
+        pmatch *p = &st->pend[i];
+        if (p->buf == b && p->need_after && p->bend == buf_len(sb))
+            p->need_after = 0;
+    }
 }
 
 /* Run one piece of complete characters through every view. */
@@ -436,10 +471,14 @@ static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t le
         if (!sb->hs)
             continue;
         size_t added = sb->win.len - prev_len[b];
-        if (!added)
+        if (!added) {
+            settle_before_run(st, b);
             continue;
+        }
         /* The first new character settles pending word checks. */
         int after_word = fd__word_char_at(sb->win.text, sb->win.len, prev_len[b]);
+        if (b == FD_BUF_STRIP)
+            after_word = after_word && !sb->win.gap[prev_len[b]];
         for (size_t i = 0; i < st->npend; i++) {
             pmatch *p = &st->pend[i];
             if (p->buf == b && p->need_after && p->bend == c[b].prev_n) {
@@ -458,6 +497,7 @@ static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t le
         for (size_t i = 0; i < s->ncand; i++)
             if (confirm(&c[b], s->cand[i], 0))
                 return FD_ENOMEM;
+        settle_before_run(st, b);
         sb->last_oend = orig_end(&c[b], sb, sb->win.map[sb->win.len - 1]);
         if (!st->widest)
             sb->ac = fd__hb_walk(&st->rs->hb[b], sb->ac, sb->win.text + prev_len[b], added);

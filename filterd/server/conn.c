@@ -3,7 +3,9 @@
  */
 #include "conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -18,7 +20,13 @@ struct fd_conn {
     fd_conn_set *set;
     fd_conn *prev, *next; /* the set's list */
     fd_conn *dirty_next;  /* the set's flush list */
-    fd_ndjson nd;         /* the door: requests in, responses out */
+    fd_ndjson nd;         /* the NDJSON door: requests in, responses out */
+    fd_httpd hd;          /* the HTTP door, when kind is KIND_HTTP */
+    int kind;             /* KIND_*: which door the bytes go to */
+    bool tcp;             /* from a --http listener */
+    bool req_busy;        /* HTTP: part of a request has arrived */
+    uint64_t req_start;   /* HTTP: loop time (ms) when it began */
+    uint64_t req_seen;    /* HTTP: the door's request count then */
 
     fd_buf in; /* received bytes; [in_off, in.len) not yet parsed */
     size_t in_off;
@@ -45,6 +53,10 @@ struct fd_conn {
     bool door_done;     /* the door has no callback outstanding */
 };
 
+/* Which door a connection's bytes go to. A Unix-socket connection is
+ * KIND_UNKNOWN until its first byte arrives. */
+enum { KIND_UNKNOWN = 0, KIND_NDJSON, KIND_HTTP };
+
 static atomic_uint_fast64_t g_serial;
 
 /* Rejected connections: a flood of them must not flood the log. */
@@ -54,7 +66,25 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void process(fd_conn *c);
 
-#define CONN_OF(s) ((fd_conn *)((char *)(s)-offsetof(fd_conn, nd)))
+#define CONN_OF(s)    ((fd_conn *)((char *)(s)-offsetof(fd_conn, nd)))
+#define CONN_OF_HD(s) ((fd_conn *)((char *)(s)-offsetof(fd_conn, hd)))
+
+/* The door's output buffer and state, whichever door it is. */
+static fd_buf *door_out(fd_conn *c)
+{
+    return c->kind == KIND_HTTP ? &c->hd.out : &c->nd.out;
+}
+
+static bool door_waiting(const fd_conn *c)
+{
+    return c->kind == KIND_HTTP ? c->hd.waiting : c->nd.waiting;
+}
+
+/* HTTP: the last response is written; nothing more is read. */
+static bool door_done(const fd_conn *c)
+{
+    return c->kind == KIND_HTTP && c->hd.done;
+}
 
 /* ---- the registry: what is really open ----------------------------------- */
 
@@ -63,6 +93,7 @@ int fd_conn_registry_init(fd_conn_registry *r, size_t maxfd)
     r->nwords = maxfd / 64 + 1;
     r->bits = calloc(r->nwords, sizeof *r->bits);
     atomic_init(&r->nopen, 0);
+    atomic_init(&r->gen, 0);
     return r->bits ? 0 : FD_ENOMEM;
 }
 
@@ -82,6 +113,7 @@ static void reg_set(fd_conn_registry *r, int fd, bool on)
         atomic_fetch_or(&r->bits[w], bit);
     else
         atomic_fetch_and(&r->bits[w], ~bit);
+    atomic_fetch_add_explicit(&r->gen, 1, memory_order_relaxed);
 }
 
 /*
@@ -117,11 +149,60 @@ static unsigned count_dead(fd_conn_registry *r)
     return dead;
 }
 
+/*
+ * Close SET's own connections whose client has hung up completely
+ * (POLLHUP: nobody can read an answer any more) and whose EOF this worker
+ * has not read yet: they leave the count at once.
+ */
+static void reap_own(fd_conn_set *set)
+{
+    enum { BATCH = 256 };
+    struct pollfd pf[BATCH];
+    fd_conn *batch[BATCH];
+    fd_conn *c = set->conns;
+    while (c) {
+        size_t n = 0;
+        for (; c && n < BATCH; c = c->next) {
+            if (c->closing || !c->registered)
+                continue;
+            pf[n] = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+            batch[n++] = c;
+        }
+        if (n && poll(pf, n, 0) > 0)
+            for (size_t i = 0; i < n; i++)
+                if (pf[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+                    fd_conn_close(batch[i]); /* the handle closes later: c stays valid */
+    }
+}
+
+/*
+ * At the limit: close SET's own hung-up connections, then count the other
+ * threads' (count_dead). Probed again only when a connection has entered
+ * or left the registry or the loop's clock has moved since, so a flood of
+ * connections rejected at the limit costs one probe per loop iteration,
+ * not one each; and since the probe closes this thread's dead ones, a
+ * flood of quick connect/close cycles brings the count down instead of
+ * probing at every admission.
+ */
+static unsigned dead_now(fd_conn_set *set)
+{
+    uint64_t now = uv_now(set->loop);
+    uint64_t gen = atomic_load_explicit(&set->reg->gen, memory_order_relaxed);
+    if (!set->dead_valid || set->dead_at != now || set->dead_gen != gen) {
+        reap_own(set);
+        set->dead = count_dead(set->reg);
+        set->dead_at = now;
+        set->dead_gen = atomic_load_explicit(&set->reg->gen, memory_order_relaxed);
+        set->dead_valid = true;
+    }
+    return set->dead;
+}
+
 /* ---- state ----------------------------------------------------------------- */
 
 static size_t pending_out(const fd_conn *c)
 {
-    return c->nd.out.len + (c->writing ? c->wout.len : 0);
+    return door_out((fd_conn *)c)->len + (c->writing ? c->wout.len : 0);
 }
 
 static void mark_dirty(fd_conn *c)
@@ -136,8 +217,8 @@ static void mark_dirty(fd_conn *c)
 /* Start or stop reading to match the connection's state. */
 static void update_reading(fd_conn *c)
 {
-    bool want =
-        !c->closing && !c->eof && !c->draining && !c->reject && !c->paused && !c->nd.waiting;
+    bool want = !c->closing && !c->eof && !c->draining && !c->reject && !c->paused &&
+                !door_waiting(c) && !door_done(c);
     if (want == c->reading)
         return;
     if (want) {
@@ -156,9 +237,9 @@ static void update_reading(fd_conn *c)
  * (responses kept back for their records included). */
 static void maybe_finish(fd_conn *c)
 {
-    if (c->closing || !(c->eof || c->draining || c->reject))
+    if (c->closing || !(c->eof || c->draining || c->reject || door_done(c)))
         return;
-    if (c->nd.waiting || c->paused || c->writing || c->nd.out.len)
+    if (door_waiting(c) || c->paused || c->writing || door_out(c)->len)
         return;
     fd_conn_close(c);
 }
@@ -177,6 +258,7 @@ static void maybe_free(fd_conn *c)
         c->next->prev = c->prev;
     set->nconns--;
     fd_ndjson_free(&c->nd);
+    fd_httpd_free(&c->hd);
     fd_buf_free(&c->in);
     fd_buf_free(&c->wout);
     free(c);
@@ -207,6 +289,46 @@ static void door_release(fd_ndjson *s)
 
 static const fd_ndjson_ops door_ops = {door_wake, door_release};
 
+static void http_wake(fd_httpd *s)
+{
+    fd_conn *c = CONN_OF_HD(s);
+    if (c->closing)
+        return;
+    mark_dirty(c);
+    process(c);
+    update_reading(c);
+    maybe_finish(c);
+}
+
+static void http_release(fd_httpd *s)
+{
+    fd_conn *c = CONN_OF_HD(s);
+    c->door_done = true;
+    maybe_free(c);
+}
+
+static const fd_httpd_ops http_ops = {http_wake, http_release};
+
+/* Hand C to the HTTP door. 0, or -1 (out of memory). */
+static int start_http(fd_conn *c, const char *addr)
+{
+    const fd_config *cfg = c->set->cfg;
+    fd_httpd_access acc = {
+        .tcp = c->tcp,
+        .token = cfg->http_token,
+        .token_len = cfg->http_token_len,
+        .admin = cfg->admin_token,
+        .admin_len = cfg->admin_token_len,
+    };
+    c->kind = KIND_HTTP;
+    if (fd_httpd_init(&c->hd, c->set->t, &http_ops, &acc, c->tcp ? NULL : &c->peer,
+                      cfg->max_request, c->serial) != 0)
+        return -1;
+    if (addr)
+        snprintf(c->hd.owner.addr, sizeof c->hd.owner.addr, "%s", addr);
+    return 0;
+}
+
 /* ---- reading and parsing --------------------------------------------------- */
 
 /* Drop the parsed prefix of the input buffer; give memory back when an
@@ -232,9 +354,32 @@ static void compact_input(fd_conn *c)
  * session wait, or back-pressure pauses it. Enforces --max-request, both
  * for complete lines and for a partial line that is already too long.
  */
+static void process_http(fd_conn *c);
+
 static void process(fd_conn *c)
 {
     size_t max = c->set->cfg->max_request;
+
+    if (c->kind == KIND_UNKNOWN && c->in.len > c->in_off) {
+        /* SPEC §1: a connection whose first byte is an ASCII letter speaks
+         * HTTP (a request line), any other NDJSON (a JSON object). */
+        unsigned char b = (unsigned char)c->in.data[c->in_off];
+        if ((b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z')) {
+            fd_ndjson_close(&c->nd); /* nothing asked of it yet */
+            fd_ndjson_free(&c->nd);
+            if (start_http(c, NULL) != 0) {
+                fd_error("conn %llu: out of memory", (unsigned long long)c->serial);
+                fd_conn_close(c);
+                return;
+            }
+        } else {
+            c->kind = KIND_NDJSON;
+        }
+    }
+    if (c->kind == KIND_HTTP) {
+        process_http(c);
+        return;
+    }
 
     while (!c->closing && !c->nd.waiting) {
         if (pending_out(c) >= FD_CONN_OUT_HIGH) {
@@ -290,6 +435,45 @@ static void process(fd_conn *c)
         fd_ndjson_line(&c->nd, start, len);
     }
     if (c->nd.out.len)
+        mark_dirty(c);
+    compact_input(c);
+}
+
+/*
+ * Hand the bytes read to the HTTP door until it has taken them all, waits
+ * for a reload, is done (Connection: close), or back-pressure pauses it.
+ * Keeps the deadline of the request being received.
+ */
+static void process_http(fd_conn *c)
+{
+    while (!c->closing && !c->hd.waiting && !c->hd.done) {
+        if (pending_out(c) >= FD_CONN_OUT_HIGH) {
+            c->paused = true;
+            break;
+        }
+        c->paused = false;
+        size_t avail = c->in.len - c->in_off;
+        if (avail == 0)
+            break;
+        size_t used = fd_httpd_feed(&c->hd, c->in.data + c->in_off, avail);
+        c->in_off += used;
+        if (used == 0) { /* the door's own output is full */
+            c->paused = true;
+            break;
+        }
+    }
+    if (c->hd.done)
+        c->in_off = c->in.len; /* nothing after the last response is read */
+    if (fd_httpd_busy(&c->hd)) {
+        if (!c->req_busy || c->hd.nreq != c->req_seen) {
+            c->req_busy = true;
+            c->req_start = uv_now(c->set->loop);
+            c->req_seen = c->hd.nreq;
+        }
+    } else {
+        c->req_busy = false;
+    }
+    if (c->hd.out.len)
         mark_dirty(c);
     compact_input(c);
 }
@@ -360,7 +544,7 @@ static void write_cb(uv_write_t *req, int status)
         fd_buf_free(&c->wout);
     if (c->paused)
         process(c);
-    if (c->nd.out.len)
+    if (door_out(c)->len)
         mark_dirty(c);
     update_reading(c);
     maybe_finish(c);
@@ -371,13 +555,17 @@ static void flush(fd_conn *c)
     c->dirty = false;
     if (c->closing)
         return;
-    if (c->nd.out.oom) {
+    if (door_out(c)->oom) {
         fd_error("conn %llu: out of memory for responses", (unsigned long long)c->serial);
         fd_conn_close(c);
         return;
     }
-    if (!c->writing && fd_ndjson_ready(&c->nd)) {
-        fd_ndjson_take(&c->nd, &c->wout);
+    bool http = c->kind == KIND_HTTP;
+    if (!c->writing && (http ? fd_httpd_ready(&c->hd) : fd_ndjson_ready(&c->nd))) {
+        if (http)
+            fd_httpd_take(&c->hd, &c->wout);
+        else
+            fd_ndjson_take(&c->nd, &c->wout);
         if (c->wout.len) {
             uv_buf_t b = uv_buf_init(c->wout.data, (unsigned)c->wout.len);
             c->wreq.data = c;
@@ -429,11 +617,32 @@ void fd_conn_close(fd_conn *c)
     }
     /* No request of this connection will be handled any more: the door
      * ends its streams (audited "disconnect") and forgets a reload. */
-    c->door_done = fd_ndjson_close(&c->nd);
+    c->door_done = c->kind == KIND_HTTP ? fd_httpd_close(&c->hd) : fd_ndjson_close(&c->nd);
     uv_close((uv_handle_t *)&c->pipe, close_cb);
 }
 
-void fd_conn_adopt(fd_conn_set *set, int fd)
+/* A TCP peer's address as "1.2.3.4:5" or "[::1]:5" into BUF (empty if
+ * unknown). */
+static void peer_addr(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN];
+    buf[0] = '\0';
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip))
+            snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip))
+            snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+    }
+}
+
+void fd_conn_adopt(fd_conn_set *set, int fd, bool tcp)
 {
     fd_conn *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -452,14 +661,29 @@ void fd_conn_adopt(fd_conn_set *set, int fd)
     set->conns = c;
     set->nconns++;
 
+    c->tcp = tcp;
     socklen_t sl = sizeof(c->peer);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &sl) != 0) {
+    if (tcp || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &sl) != 0) {
         /* Without credentials the peer is nobody: never an admin. */
         c->peer.pid = 0;
         c->peer.uid = (uid_t)-1;
         c->peer.gid = (gid_t)-1;
     }
-    fd_ndjson_init(&c->nd, set->t, &door_ops, &c->peer, c->serial);
+    char addr[64] = "";
+    if (tcp) {
+        peer_addr(fd, addr, sizeof addr);
+        if (start_http(c, addr) != 0) {
+            fd_error("accept: out of memory");
+            close(fd);
+            c->reject = true;
+            c->door_done = true;
+            uv_close((uv_handle_t *)&c->pipe, close_cb);
+            c->closing = true;
+            return;
+        }
+    } else {
+        fd_ndjson_init(&c->nd, set->t, &door_ops, &c->peer, c->serial);
+    }
 
     if (uv_pipe_open(&c->pipe, fd) != 0) {
         close(fd);
@@ -474,7 +698,12 @@ void fd_conn_adopt(fd_conn_set *set, int fd)
         fd_conn_registry *reg = set->reg;
         unsigned open = atomic_fetch_add(&reg->nopen, 1);
         unsigned max = set->cfg->max_connections;
-        if (open >= max && open - count_dead(reg) >= max) {
+        unsigned dead = 0;
+        if (open >= max) {
+            dead = dead_now(set);
+            open = atomic_load(&reg->nopen) - 1; /* the reaped ones are out */
+        }
+        if (open >= max && open - (dead < open ? dead : open) >= max) {
             atomic_fetch_sub(&reg->nopen, 1);
             why = "too many connections";
         } else {
@@ -485,18 +714,27 @@ void fd_conn_adopt(fd_conn_set *set, int fd)
     if (why) {
         c->reject = true;
         fd_stat_add(&set->t->stats.conns_rejected, 1);
-        fd_log_limited(&reject_log, FD_LOG_WARN, "connection from pid %ld uid %ld rejected: %s",
-                       (long)c->peer.pid, (long)c->peer.uid, why);
-        fd_ndjson_error_noid(&c->nd, FD_SVC_EBUSY,
-                             set->draining ? "the daemon is shutting down"
-                                           : "too many connections (--max-connections)");
+        const char *msg = set->draining ? "the daemon is shutting down"
+                                        : "too many connections (--max-connections)";
+        if (tcp) {
+            fd_log_limited(&reject_log, FD_LOG_WARN, "connection from %s rejected: %s", addr, why);
+            fd_httpd_refuse(&c->hd, msg);
+        } else {
+            fd_log_limited(&reject_log, FD_LOG_WARN, "connection from pid %ld uid %ld rejected: %s",
+                           (long)c->peer.pid, (long)c->peer.uid, why);
+            fd_ndjson_error_noid(&c->nd, FD_SVC_EBUSY, msg);
+        }
         mark_dirty(c);
         return;
     }
     fd_stat_add(&set->t->stats.conns_current, 1);
     fd_stat_add(&set->t->stats.conns_total, 1);
-    fd_debug("conn %llu: thread %u, pid %ld uid %ld gid %ld", (unsigned long long)c->serial,
-             set->t->idx, (long)c->peer.pid, (long)c->peer.uid, (long)c->peer.gid);
+    if (tcp)
+        fd_debug("conn %llu: thread %u, http from %s", (unsigned long long)c->serial, set->t->idx,
+                 addr);
+    else
+        fd_debug("conn %llu: thread %u, pid %ld uid %ld gid %ld", (unsigned long long)c->serial,
+                 set->t->idx, (long)c->peer.pid, (long)c->peer.uid, (long)c->peer.gid);
     update_reading(c);
 }
 
@@ -559,9 +797,18 @@ void fd_conn_sweep(fd_conn_set *set)
     fd_conn *next;
     for (fd_conn *c = set->conns; c; c = next) {
         next = c->next;
-        if (stream_timeout && c->nd.owner.n && !c->closing)
+        if (stream_timeout && c->kind != KIND_HTTP && c->nd.owner.n && !c->closing)
             fd_svc_owner_sweep(set->t, &c->nd.owner, stream_timeout);
-        if (timeout && !c->closing && !c->nd.waiting && now - c->last_active >= timeout) {
+        /* HTTP: a request must be complete within the idle timeout of its
+         * first byte, however slowly its bytes trickle in. */
+        if (timeout && !c->closing && c->kind == KIND_HTTP && c->req_busy &&
+            fd_httpd_busy(&c->hd) && now - c->req_start >= timeout) {
+            fd_debug("conn %llu: request not complete after %u s, closing",
+                     (unsigned long long)c->serial, set->cfg->idle_timeout);
+            fd_conn_close(c);
+            continue;
+        }
+        if (timeout && !c->closing && !door_waiting(c) && now - c->last_active >= timeout) {
             fd_debug("conn %llu: idle for %u s, closing", (unsigned long long)c->serial,
                      set->cfg->idle_timeout);
             fd_conn_close(c);

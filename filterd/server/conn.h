@@ -1,8 +1,16 @@
 /*
- * conn.h — the transport of one client connection on the Unix socket:
- * buffers, line framing, pipelining, back-pressure, limits, idle timeout,
- * peer credentials. What the lines mean is the NDJSON door's (ndjson.h);
- * each connection embeds one door session.
+ * conn.h — the transport of one client connection, on the Unix socket or
+ * on a --http TCP listener: buffers, line framing, pipelining,
+ * back-pressure, limits, idle timeout, peer identity. What the bytes mean
+ * is a door's: on the Unix socket the first byte decides (an ASCII letter:
+ * HTTP/1.1, httpd.h; anything else: NDJSON, ndjson.h); a TCP connection is
+ * HTTP only. Each connection embeds one door session.
+ *
+ * HTTP: the door frames requests itself (http1.h); the transport feeds it
+ * the bytes read and sends what it says is ready. A request must arrive
+ * whole within --idle-timeout of its first byte (slow headers or a slow
+ * body: the connection is closed), and a response with Connection: close
+ * ends the connection once it is sent.
  *
  * Framing: a request is the bytes up to '\n' (a trailing '\r' is dropped,
  * blank lines are ignored). Responses leave strictly in order: the door
@@ -40,6 +48,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "httpd.h"
 #include "ndjson.h"
 #include "service.h"
 
@@ -59,6 +68,7 @@ typedef struct fd_conn_registry {
     _Atomic uint64_t *bits;
     size_t nwords;
     atomic_uint nopen;
+    _Atomic uint64_t gen; /* bumped whenever a connection enters or leaves */
 } fd_conn_registry;
 
 int fd_conn_registry_init(fd_conn_registry *r, size_t maxfd);
@@ -74,14 +84,21 @@ typedef struct fd_conn_set {
     unsigned nconns;
     fd_conn *dirty; /* connections with responses to write this iteration */
     bool draining;  /* graceful stop: new connections get busy */
+    /* At the --max-connections limit: the hung-up connections counted at
+     * loop time dead_at, registry generation dead_gen (a flood of rejected
+     * connections costs one probe, not one each). */
+    uint64_t dead_at, dead_gen;
+    unsigned dead;
+    bool dead_valid;
     /* After a connection was freed (a draining worker checks whether it
      * is done). */
     void (*on_free)(void *arg);
     void *arg;
 } fd_conn_set;
 
-/* Take over FD, a connection the acceptor handed to SET's thread. */
-void fd_conn_adopt(fd_conn_set *set, int fd);
+/* Take over FD, a connection the acceptor handed to SET's thread: from the
+ * Unix socket, or (TCP) from a --http listener. */
+void fd_conn_adopt(fd_conn_set *set, int fd, bool tcp);
 
 /* Start closing C (idempotent). */
 void fd_conn_close(fd_conn *c);

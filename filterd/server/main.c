@@ -40,7 +40,7 @@ static int run_check(const fd_config *cfg)
         return 1;
     fd_diag diag = FD_DIAG_INIT;
     fd_ruleset *rs = NULL;
-    fd_ruleset_opts opts = {cfg->cache_dir};
+    fd_ruleset_opts opts = {.cache_dir = cfg->cache_dir};
     int rc = fd_ruleset_load_opts(cfg->rules_dir, &opts, &rs, &diag);
     if (rc != 0) {
         print_diag(&diag, rc);
@@ -145,7 +145,7 @@ int main(int argc, char **argv)
     fd_info("filterd %s starting: rules %s", FILTERD_VERSION, cfg.rules_dir);
     fd_diag diag = FD_DIAG_INIT;
     fd_ruleset *rs = NULL;
-    fd_ruleset_opts opts = {cfg.cache_dir};
+    fd_ruleset_opts opts = {.cache_dir = cfg.cache_dir};
     rc = fd_ruleset_load_opts(cfg.rules_dir, &opts, &rs, &diag);
     if (rc != 0) {
         print_diag(&diag, rc);

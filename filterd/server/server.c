@@ -27,9 +27,14 @@
 #include "notify.h"
 #include "watch.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,28 +63,31 @@ typedef struct fd_server fd_server;
 #define FD_HANDOFF_CAP 1024
 typedef struct fd_handoff {
     int fds[FD_HANDOFF_CAP];
-    _Atomic size_t head; /* next slot the worker takes */
-    _Atomic size_t tail; /* next slot the acceptor fills */
+    bool tcp[FD_HANDOFF_CAP]; /* from a --http listener */
+    _Atomic size_t head;      /* next slot the worker takes */
+    _Atomic size_t tail;      /* next slot the acceptor fills */
 } fd_handoff;
 
 /* Producer side: 0, or -1 if the ring is full. */
-static int handoff_push(fd_handoff *h, int fd)
+static int handoff_push(fd_handoff *h, int fd, bool tcp)
 {
     size_t t = atomic_load_explicit(&h->tail, memory_order_relaxed);
     if (t - atomic_load_explicit(&h->head, memory_order_acquire) == FD_HANDOFF_CAP)
         return -1;
     h->fds[t % FD_HANDOFF_CAP] = fd;
+    h->tcp[t % FD_HANDOFF_CAP] = tcp;
     atomic_store_explicit(&h->tail, t + 1, memory_order_release);
     return 0;
 }
 
 /* Consumer side: an fd, or -1 if the ring is empty. */
-static int handoff_pop(fd_handoff *h)
+static int handoff_pop(fd_handoff *h, bool *tcp)
 {
     size_t hd = atomic_load_explicit(&h->head, memory_order_relaxed);
     if (hd == atomic_load_explicit(&h->tail, memory_order_acquire))
         return -1;
     int fd = h->fds[hd % FD_HANDOFF_CAP];
+    *tcp = h->tcp[hd % FD_HANDOFF_CAP];
     atomic_store_explicit(&h->head, hd + 1, memory_order_release);
     return fd;
 }
@@ -120,16 +128,26 @@ typedef struct fd_worker {
     bool svc_ok;  /* svc initialised */
 } fd_worker;
 
+/* A listening socket: the Unix socket (NDJSON and HTTP) or a --http TCP
+ * listener (HTTP only). */
+typedef struct fd_listener {
+    fd_server *srv;
+    int fd;
+    bool tcp;
+    uv_poll_t poll;
+    uv_timer_t retry; /* out of file descriptors: accept again later */
+    char name[96];    /* for logs: the path, or "http://HOST:PORT" */
+} fd_listener;
+
 /* The daemon: the main thread's loop (accept, signals, reloads) and the
  * workers. */
 struct fd_server {
     const fd_config *cfg;
     fd_service svc;
-    int listen_fd;
+    fd_listener lis[1 + FD_MAX_HTTP]; /* [0]: the Unix socket */
+    unsigned nlis;
     uv_loop_t *loop;
-    uv_poll_t accept_poll;
-    uv_timer_t accept_retry; /* out of file descriptors: accept again later */
-    unsigned next_worker;    /* round-robin start for tie-breaking */
+    unsigned next_worker; /* round-robin start for tie-breaking */
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_async_t reload_async;
     fd_worker *workers;
@@ -281,6 +299,149 @@ fail:
     return -1;
 }
 
+/*
+ * Split a --http value "HOST:PORT" or "[V6]:PORT" into HOST and PORT
+ * (buffers of HLEN and PLEN bytes). 0 or -1.
+ */
+static int split_hostport(const char *spec, char *host, size_t hlen, char *port, size_t plen)
+{
+    const char *colon;
+    size_t n;
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        if (!end || end[1] != ':')
+            return -1;
+        n = (size_t)(end - spec - 1);
+        if (n == 0 || n >= hlen)
+            return -1;
+        memcpy(host, spec + 1, n);
+        colon = end + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (!colon || colon == spec || memchr(spec, ':', (size_t)(colon - spec)))
+            return -1;
+        n = (size_t)(colon - spec);
+        if (n >= hlen)
+            return -1;
+        memcpy(host, spec, n);
+    }
+    host[n] = '\0';
+    const char *p = colon + 1;
+    if (!*p || strlen(p) >= plen || strspn(p, "0123456789") != strlen(p) || atol(p) > 65535)
+        return -1;
+    strcpy(port, p);
+    return 0;
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* "HOST:PORT" of a bound socket into BUF ("[V6]:PORT" for IPv6). */
+static void sock_name(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+            port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+            snprintf(buf, len, "http://[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+            return;
+        }
+    }
+    snprintf(buf, len, "http://%s:%u", ip, port);
+}
+
+/*
+ * Resolve --http value SPEC and check it against SPEC §1: without
+ * --http-token only a loopback address may be used. With BIND, create,
+ * bind and listen; returns the fd (or, without BIND, 0), or -1 after
+ * reporting why through REPORT.
+ */
+static int tcp_listener(const fd_config *cfg, const char *spec, bool bind_it,
+                        void (*report)(const char *fmt, ...))
+{
+    char host[256], port[8];
+    if (split_hostport(spec, host, sizeof host, port, sizeof port) != 0) {
+        report("--http %s: not HOST:PORT (IPv6: [ADDR]:PORT)", spec);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+                             .ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    int g = getaddrinfo(host, port, &hints, &ai);
+    if (g != 0 || !ai) {
+        report("--http %s: %s", spec, gai_strerror(g));
+        return -1;
+    }
+    if (!cfg->http_token && !is_loopback(ai->ai_addr)) {
+        report("--http %s: not a loopback address; a TCP listener on any other address needs "
+               "--http-token (SPEC: filterd refuses to start)",
+               spec);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    if (!bind_it) {
+        freeaddrinfo(ai);
+        return 0;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        report("--http %s: socket: %s", spec, strerror(errno));
+        freeaddrinfo(ai);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        report("--http %s: %s", spec, strerror(errno));
+        close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static void report_stderr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report_stderr(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("filterd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void report_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report_log(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fd_error("%s", msg);
+}
+
 int fd_server_check_config(const fd_config *cfg)
 {
     int rc = 0;
@@ -295,6 +456,9 @@ int fd_server_check_config(const fd_config *cfg)
         fprintf(stderr, "filterd: --socket-group: unknown group '%s'\n", cfg->socket_group);
         rc = -1;
     }
+    for (size_t i = 0; i < cfg->n_http; i++)
+        if (tcp_listener(cfg, cfg->http[i], false, report_stderr) < 0)
+            rc = -1;
     return rc;
 }
 
@@ -358,8 +522,9 @@ static void wake_cb(uv_async_t *h)
      * drained) rather than lost. */
     int drain = atomic_load(&w->drain_req);
     int fd;
-    while ((fd = handoff_pop(&w->handoff)) >= 0)
-        fd_conn_adopt(&w->conns, fd);
+    bool tcp;
+    while ((fd = handoff_pop(&w->handoff, &tcp)) >= 0)
+        fd_conn_adopt(&w->conns, fd, tcp);
 
     fd_reload_result *res = atomic_exchange(&w->pending_reload, NULL);
     if (res) {
@@ -433,7 +598,8 @@ static void worker_free(fd_worker *w)
 {
     fd_reload_result_release(atomic_exchange(&w->pending_reload, NULL));
     int fd;
-    while ((fd = handoff_pop(&w->handoff)) >= 0)
+    bool tcp;
+    while ((fd = handoff_pop(&w->handoff, &tcp)) >= 0)
         close(fd); /* handed over after the worker had stopped */
     if (w->loop_ok) {
         /* A worker that never ran (start-up failure) still has its handles
@@ -454,7 +620,7 @@ static void worker_free(fd_worker *w)
  * still in its ring; ties go round-robin). Returns the worker, or NULL if
  * every ring is full (FD is then closed).
  */
-static fd_worker *dispatch(fd_server *srv, int fd)
+static fd_worker *dispatch(fd_server *srv, int fd, bool tcp)
 {
     unsigned n = srv->nworkers, best = n;
     uint64_t best_load = UINT64_MAX;
@@ -471,7 +637,7 @@ static fd_worker *dispatch(fd_server *srv, int fd)
         }
     }
     srv->next_worker = (srv->next_worker + 1) % n;
-    if (best == n || handoff_push(&srv->workers[best].handoff, fd) != 0) {
+    if (best == n || handoff_push(&srv->workers[best].handoff, fd, tcp) != 0) {
         fd_warn("all workers are backlogged; dropping a new connection");
         close(fd);
         return NULL;
@@ -483,9 +649,9 @@ static void accept_cb(uv_poll_t *h, int status, int events);
 
 static void accept_retry_cb(uv_timer_t *t)
 {
-    fd_server *srv = t->data;
-    if (!srv->stopping)
-        uv_poll_start(&srv->accept_poll, UV_READABLE, accept_cb);
+    fd_listener *l = t->data;
+    if (!l->srv->stopping)
+        uv_poll_start(&l->poll, UV_READABLE, accept_cb);
 }
 
 /* The listening socket is readable: accept everything pending, hand it
@@ -494,14 +660,15 @@ static void accept_retry_cb(uv_timer_t *t)
  * rest of the batch arrives and then sleep on it. */
 static void accept_cb(uv_poll_t *h, int status, int events)
 {
-    fd_server *srv = h->data;
+    fd_listener *l = h->data;
+    fd_server *srv = l->srv;
     (void)events;
     if (status < 0) {
         fd_warn("accept: %s", uv_strerror(status));
         return;
     }
     for (int i = 0; i < 512; i++) {
-        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
@@ -510,11 +677,15 @@ static void accept_cb(uv_poll_t *h, int status, int events)
             /* Out of descriptors or memory: the socket stays readable, so
              * pause accepting for a moment instead of spinning. */
             fd_warn("accept: %s; pausing for 100 ms", strerror(errno));
-            uv_poll_stop(&srv->accept_poll);
-            uv_timer_start(&srv->accept_retry, accept_retry_cb, 100, 0);
+            uv_poll_stop(&l->poll);
+            uv_timer_start(&l->retry, accept_retry_cb, 100, 0);
             break;
         }
-        fd_worker *w = dispatch(srv, fd);
+        if (l->tcp) { /* answers are small and often: no Nagle delay */
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        fd_worker *w = dispatch(srv, fd, l->tcp);
         if (w)
             w->handed = true;
     }
@@ -543,7 +714,7 @@ static void reload_work_cb(uv_work_t *req)
     fd_diag diag = FD_DIAG_INIT;
     srv->reload_new = NULL;
     srv->reload_errors = NULL;
-    fd_ruleset_opts opts = {srv->cfg->cache_dir};
+    fd_ruleset_opts opts = {.cache_dir = srv->cfg->cache_dir};
     int rc = fd_ruleset_load_opts(srv->cfg->rules_dir, &opts, &srv->reload_new, &diag);
     if (rc != 0) {
         srv->reload_errors = fd_diag_join(&diag);
@@ -659,8 +830,10 @@ static void stop(fd_server *srv, const char *why)
         return;
     srv->stopping = true;
     fd_info("%s: stopping (answering what was already received)", why);
-    uv_close((uv_handle_t *)&srv->accept_poll, NULL);
-    uv_close((uv_handle_t *)&srv->accept_retry, NULL);
+    for (unsigned i = 0; i < srv->nlis; i++) {
+        uv_close((uv_handle_t *)&srv->lis[i].poll, NULL);
+        uv_close((uv_handle_t *)&srv->lis[i].retry, NULL);
+    }
     uv_close((uv_handle_t *)&srv->sig_term, NULL);
     uv_close((uv_handle_t *)&srv->sig_int, NULL);
     uv_close((uv_handle_t *)&srv->sig_hup, NULL);
@@ -765,8 +938,23 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
         return 1;
     }
 
-    srv->listen_fd = make_listener(cfg, &ino);
-    if (srv->listen_fd < 0) {
+    srv->lis[0] = (fd_listener){.srv = srv, .fd = make_listener(cfg, &ino)};
+    snprintf(srv->lis[0].name, sizeof srv->lis[0].name, "%s", cfg->socket_path);
+    srv->nlis = 1;
+    for (size_t i = 0; srv->lis[0].fd >= 0 && i < cfg->n_http; i++) {
+        fd_listener *l = &srv->lis[srv->nlis];
+        *l = (fd_listener){.srv = srv, .tcp = true};
+        l->fd = tcp_listener(cfg, cfg->http[i], true, report_log);
+        if (l->fd < 0)
+            break;
+        sock_name(l->fd, l->name, sizeof l->name);
+        srv->nlis++;
+    }
+    if (srv->lis[0].fd < 0 || srv->nlis != 1 + cfg->n_http) {
+        for (unsigned i = 0; i < srv->nlis; i++)
+            close(srv->lis[i].fd);
+        if (srv->lis[0].fd >= 0)
+            unlink(cfg->socket_path);
         fd_service_fini(&srv->svc);
         fd_conn_registry_free(&srv->reg);
         free(srv->spare_result);
@@ -798,11 +986,17 @@ int fd_server_run(const fd_config *cfg, fd_ruleset *rs)
             goto out_workers;
         }
     }
-    uv_poll_init(srv->loop, &srv->accept_poll, srv->listen_fd);
-    srv->accept_poll.data = srv;
-    uv_timer_init(srv->loop, &srv->accept_retry);
-    srv->accept_retry.data = srv;
-    uv_poll_start(&srv->accept_poll, UV_READABLE, accept_cb);
+    for (unsigned i = 0; i < srv->nlis; i++) {
+        fd_listener *l = &srv->lis[i];
+        uv_poll_init(srv->loop, &l->poll, l->fd);
+        l->poll.data = l;
+        uv_timer_init(srv->loop, &l->retry);
+        l->retry.data = l;
+        uv_poll_start(&l->poll, UV_READABLE, accept_cb);
+        if (l->tcp)
+            fd_info("http: listening on %s%s", l->name,
+                    cfg->http_token ? " (token required)" : " (loopback, no token)");
+    }
     start_signal(srv, &srv->sig_term, SIGTERM);
     start_signal(srv, &srv->sig_int, SIGINT);
     start_signal(srv, &srv->sig_hup, SIGHUP);
@@ -845,7 +1039,8 @@ out:
     uv_close((uv_handle_t *)&srv->reload_async, NULL);
     uv_run(srv->loop, UV_RUN_DEFAULT);
     uv_loop_close(srv->loop);
-    close(srv->listen_fd);
+    for (unsigned i = 0; i < srv->nlis; i++)
+        close(srv->lis[i].fd);
     /* Remove the socket file, unless someone else has replaced it since. */
     struct stat st;
     if (stat(cfg->socket_path, &st) == 0 && st.st_ino == ino)

@@ -163,12 +163,17 @@ static void format_body(struct fd_svc_audit_thread *at, const fd_config *cfg, co
     }
     fd_buf_puts(b, ",\"rules\":\"");
     fd_buf_puts(b, fd_ruleset_version(r->rs));
-    fd_buf_puts(b, "\",\"peer\":{\"pid\":");
-    fd_buf_i64(b, r->peer ? (int64_t)r->peer->pid : 0);
-    fd_buf_puts(b, ",\"uid\":");
-    fd_buf_i64(b, r->peer ? (int64_t)(int32_t)r->peer->uid : -1);
-    fd_buf_puts(b, ",\"gid\":");
-    fd_buf_i64(b, r->peer ? (int64_t)(int32_t)r->peer->gid : -1);
+    if (r->addr) { /* TCP: no credentials, the remote address */
+        fd_buf_puts(b, "\",\"peer\":{\"addr\":");
+        fd_buf_json_str(b, r->addr, strlen(r->addr));
+    } else {
+        fd_buf_puts(b, "\",\"peer\":{\"pid\":");
+        fd_buf_i64(b, r->peer ? (int64_t)r->peer->pid : 0);
+        fd_buf_puts(b, ",\"uid\":");
+        fd_buf_i64(b, r->peer ? (int64_t)(int32_t)r->peer->uid : -1);
+        fd_buf_puts(b, ",\"gid\":");
+        fd_buf_i64(b, r->peer ? (int64_t)(int32_t)r->peer->gid : -1);
+    }
     fd_buf_puts(b, "},\"meta\":");
     fd_buf_puts(b, r->meta ? r->meta : "null");
     fd_buf_puts(b, ",\"us\":");

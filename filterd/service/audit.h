@@ -63,6 +63,7 @@ typedef struct fd_svc_rec {
     const fd_ruleset *rs;
     const char *meta; /* JSON text or NULL */
     const struct ucred *peer;
+    const char *addr; /* a network peer's address (then `peer` is {"addr":…}), or NULL */
     uint64_t us;
 } fd_svc_rec;
 

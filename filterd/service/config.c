@@ -52,6 +52,9 @@ enum {
     OPT_CACHE_DIR,
     OPT_CHECK,
     OPT_LOG_LEVEL,
+    OPT_HTTP,
+    OPT_HTTP_TOKEN,
+    OPT_ADMIN_TOKEN,
     OPT_FOREGROUND = 'f',
     OPT_CONFIG = 'c',
     OPT_HELP = 'h',
@@ -79,6 +82,9 @@ static const struct option long_opts[] = {
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
     {"check", no_argument, NULL, OPT_CHECK},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
+    {"admin-token", required_argument, NULL, OPT_ADMIN_TOKEN},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -120,6 +126,12 @@ void fd_config_usage(FILE *out)
             "      --check               load and compile the rules and config, print a\n"
             "                            summary and exit (0 = ok, 1 = errors)\n"
             "      --log-level LEVEL     debug|info|warn|error (default info)\n"
+            "      --http HOST:PORT      also serve HTTP on TCP (repeatable; [::1]:PORT for\n"
+            "                            IPv6; loopback only without --http-token). The\n"
+            "                            socket speaks HTTP too (see docs/http.md)\n"
+            "      --http-token FILE     TCP requests must carry this token (Authorization:\n"
+            "                            Bearer, api-key or Ocp-Apim-Subscription-Key)\n"
+            "      --admin-token FILE    the token that allows reload over TCP\n"
             "  -f, --foreground          accepted for compatibility: filterd always runs in\n"
             "                            the foreground and logs to stderr\n"
             "  -V, --version             print the version and exit\n"
@@ -154,6 +166,16 @@ void fd_config_free(fd_config *cfg)
     free(cfg->socket_group);
     free(cfg->audit_path);
     free(cfg->cache_dir);
+    for (size_t i = 0; i < cfg->n_http; i++)
+        free(cfg->http[i]);
+    free(cfg->http_token_file);
+    free(cfg->admin_token_file);
+    if (cfg->http_token)
+        explicit_bzero(cfg->http_token, cfg->http_token_len);
+    if (cfg->admin_token)
+        explicit_bzero(cfg->admin_token, cfg->admin_token_len);
+    free(cfg->http_token);
+    free(cfg->admin_token);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -401,6 +423,24 @@ static int set_option(fd_config *cfg, int opt, const char *name, const char *val
         return parse_admin_uids(cfg, value, err, errlen);
     case OPT_CACHE_DIR:
         return set_string(&cfg->cache_dir, value, err, errlen);
+    case OPT_HTTP:
+        if (cfg->n_http == FD_MAX_HTTP) {
+            snprintf(err, errlen, "%s: at most %d listeners", name, FD_MAX_HTTP);
+            return -1;
+        }
+        if (!*value || !strrchr(value, ':')) {
+            snprintf(err, errlen, "%s: '%s' is not HOST:PORT", name, value);
+            return -1;
+        }
+        cfg->http[cfg->n_http] = NULL;
+        if (set_string(&cfg->http[cfg->n_http], value, err, errlen) != 0)
+            return -1;
+        cfg->n_http++;
+        return 0;
+    case OPT_HTTP_TOKEN:
+        return set_string(&cfg->http_token_file, value, err, errlen);
+    case OPT_ADMIN_TOKEN:
+        return set_string(&cfg->admin_token_file, value, err, errlen);
     case OPT_LOG_LEVEL:
         if (fd_log_parse_level(value, &cfg->log_level) != 0)
             goto bad;
@@ -488,6 +528,50 @@ static int is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Read a token from PATH into *TOK: the file's first line, without
+ * surrounding white space; 1 to 4096 printable ASCII characters. 0, or -1
+ * after printing why.
+ */
+static int load_token(const char *flag, const char *path, char **tok, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "filterd: %s %s: %s\n", flag, path, strerror(errno));
+        return -1;
+    }
+    char buf[4100];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *s = buf, *e;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    e = s + strcspn(s, "\r\n");
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    size_t l = (size_t)(e - s);
+    for (size_t i = 0; i < l; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            l = 0;
+    if (l == 0 || n == sizeof buf - 1) {
+        explicit_bzero(buf, sizeof buf);
+        fprintf(stderr,
+                "filterd: %s %s: the file must hold one token of 1 to 4096 printable "
+                "characters (no spaces)\n",
+                flag, path);
+        return -1;
+    }
+    *tok = strndup(s, l);
+    explicit_bzero(buf, sizeof buf);
+    if (!*tok) {
+        fprintf(stderr, "filterd: out of memory\n");
+        return -1;
+    }
+    *len = l;
+    return 0;
 }
 
 /* Fill in the defaults that depend on the environment (SPEC §1). */
@@ -582,5 +666,11 @@ int fd_config_parse(fd_config *cfg, int argc, char **argv)
         fprintf(stderr, "filterd: out of memory\n");
         return 1;
     }
+    if (cfg->http_token_file &&
+        load_token("--http-token", cfg->http_token_file, &cfg->http_token, &cfg->http_token_len))
+        return 1;
+    if (cfg->admin_token_file && load_token("--admin-token", cfg->admin_token_file,
+                                            &cfg->admin_token, &cfg->admin_token_len))
+        return 1;
     return 0;
 }

@@ -36,6 +36,7 @@ typedef enum fd_cfg_audit_fsync {
 } fd_cfg_audit_fsync;
 
 #define FD_MAX_ADMIN_UIDS 32
+#define FD_MAX_HTTP       16
 
 typedef struct fd_config {
     char *config_file; /* --config, or NULL */
@@ -62,6 +63,14 @@ typedef struct fd_config {
     bool version;
     bool help;
     fd_log_level log_level;
+    /* HTTP (SPEC §5): TCP listeners "HOST:PORT" / "[V6]:PORT" (repeatable;
+     * the config file's and the command line's add up), and the tokens read
+     * from --http-token / --admin-token files (NULL: none). */
+    char *http[FD_MAX_HTTP];
+    size_t n_http;
+    char *http_token_file, *admin_token_file;
+    char *http_token, *admin_token;
+    size_t http_token_len, admin_token_len;
 } fd_config;
 
 /* Defaults of SPEC §1 (environment not consulted yet). */

@@ -270,6 +270,7 @@ int fd_svc_check(fd_svc_thread *t, const fd_svc_owner *owner, const char *text, 
         .rs = t->rs,
         .meta = meta,
         .peer = &owner->peer,
+        .addr = owner->addr[0] ? owner->addr : NULL,
         .us = out->us,
     };
     rc = fd_svc_audit_record(t, &r, rq->done, rq->arg);

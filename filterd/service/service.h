@@ -205,8 +205,11 @@ typedef struct fd_svc_owner {
     size_t n;        /* open streams */
     fd_svc_stream *lru_head, *lru_tail;
     struct ucred peer; /* uid (uid_t)-1 when unknown */
-    int api;           /* fd_svc_api */
-    uint64_t serial;   /* for logs */
+    /* A network peer ("127.0.0.1:5000", "[::1]:5000"; empty on the Unix
+     * socket): the audit record's peer is then this address. */
+    char addr[64];
+    int api;         /* fd_svc_api */
+    uint64_t serial; /* for logs */
 } fd_svc_owner;
 
 void fd_svc_owner_init(fd_svc_owner *o, int api, const struct ucred *peer, uint64_t serial);
@@ -288,8 +291,9 @@ void fd_svc_stats(fd_svc_thread *t, fd_buf *out);
  * requests per interface and op (ops[api][op], named by fd_svc_api_names
  * and fd_svc_op_names), errors per SPEC code, decisions, counted matches
  * per category and action (matches[cat][0] flag, [1] block; categories
- * named by x.cat_ids), the check latency histogram (bucket upper bounds
- * from fd_stats_lat_upper) and its sum, bytes, connections, streams,
+ * named by x.cat_ids), the check latency (log-linear buckets for the
+ * percentiles, fd_stats_lat_upper; fixed buckets for a histogram,
+ * fd_stats_hist_us; lat_sum_us), bytes, connections, streams,
  * rules, reloads and the audit log's counts. Any thread (T only names the
  * rule set whose category names are used).
  */

@@ -27,10 +27,24 @@ static uint64_t lat_upper(unsigned b)
     return ((uint64_t)(5 + m) << (e - 2)) - 1;
 }
 
+const uint64_t fd_stats_hist_us[FD_STATS_HIST_BUCKETS] = {
+    10,   25,    50,    100,   250,    500,    1000,   2500,
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+};
+
+unsigned fd_stats_hist_bucket(uint64_t us)
+{
+    unsigned b = 0;
+    while (b < FD_STATS_HIST_BUCKETS && us > fd_stats_hist_us[b])
+        b++;
+    return b;
+}
+
 void fd_stats_latency(fd_stats *s, uint64_t us)
 {
     fd_stat_add(&s->lat[lat_bucket(us)], 1);
-    fd_stat_add(&s->lat_sum, us);
+    fd_stat_add(&s->hist[fd_stats_hist_bucket(us)], 1);
+    fd_stat_add(&s->lat_sum_us, us);
 }
 
 #define LOAD(c) atomic_load_explicit(&(c), memory_order_relaxed)
@@ -50,14 +64,17 @@ void fd_stats_sum(fd_stats_snapshot *snap, fd_stats *const *threads, size_t nthr
             snap->errors[e] += LOAD(t->errors[e]);
         for (int d = 0; d < 3; d++)
             snap->decisions[d] += LOAD(t->decisions[d]);
-        for (int c = 0; c < FD_STATS_MAX_CATS; c++) {
+        for (int c = 0; c < FD_STATS_MAX_CATS; c++)
             snap->categories[c] += LOAD(t->categories[c]);
+        for (int b = 0; b < FD_STATS_LAT_BUCKETS; b++)
+            snap->lat[b] += LOAD(t->lat[b]);
+        for (int c = 0; c < FD_STATS_MAX_CATS; c++) {
             snap->matches[c][0] += LOAD(t->matches[c][0]);
             snap->matches[c][1] += LOAD(t->matches[c][1]);
         }
-        snap->lat_sum += LOAD(t->lat_sum);
-        for (int b = 0; b < FD_STATS_LAT_BUCKETS; b++)
-            snap->lat[b] += LOAD(t->lat[b]);
+        for (int b = 0; b <= FD_STATS_HIST_BUCKETS; b++)
+            snap->hist[b] += LOAD(t->hist[b]);
+        snap->lat_sum_us += LOAD(t->lat_sum_us);
         snap->bytes += LOAD(t->bytes);
         uint64_t cur = LOAD(t->conns_current);
         if (i < 256)

@@ -32,17 +32,25 @@
 #define FD_STATS_MAX_CATS    256
 #define FD_STATS_LAT_BUCKETS 128
 
+/* The latency histogram of the metrics exposition: upper bounds in µs,
+ * 10 µs .. 1 s; one more bucket holds the rest (+Inf). */
+#define FD_STATS_HIST_BUCKETS 16
+extern const uint64_t fd_stats_hist_us[FD_STATS_HIST_BUCKETS];
+/* The bucket of a latency of US µs: 0 .. FD_STATS_HIST_BUCKETS. */
+unsigned fd_stats_hist_bucket(uint64_t us);
+
 typedef _Atomic uint64_t fd_counter;
 
 typedef struct fd_stats {
-    fd_counter ops[FD_API_COUNT][FD_OP_COUNT]; /* requests per interface and op */
-    fd_counter errors[FD_SVC_NERR];            /* error answers per SPEC code (codes.h) */
-    fd_counter decisions[3];                   /* per fd_action */
-    fd_counter categories[FD_STATS_MAX_CATS];  /* checks with a counted match in it */
-    fd_counter matches[FD_STATS_MAX_CATS][2];  /* counted matches: [cat][0] flag, [1] block */
-    fd_counter bytes;                          /* text bytes scanned */
-    fd_counter lat_sum;                        /* check latency, sum of µs */
-    fd_counter lat[FD_STATS_LAT_BUCKETS];      /* check latency, µs */
+    fd_counter ops[FD_API_COUNT][FD_OP_COUNT];  /* requests per interface and op */
+    fd_counter errors[FD_SVC_NERR];             /* error answers per SPEC code (codes.h) */
+    fd_counter decisions[3];                    /* per fd_action */
+    fd_counter categories[FD_STATS_MAX_CATS];   /* checks with a counted match in it */
+    fd_counter bytes;                           /* text bytes scanned */
+    fd_counter lat[FD_STATS_LAT_BUCKETS];       /* check latency, µs */
+    fd_counter matches[FD_STATS_MAX_CATS][2];   /* counted matches: [0] flag, [1] block */
+    fd_counter hist[FD_STATS_HIST_BUCKETS + 1]; /* check latency, metrics buckets */
+    fd_counter lat_sum_us;                      /* sum of check latencies */
     fd_counter conns_current;
     fd_counter conns_total;
     fd_counter conns_rejected;  /* over --max-connections */
@@ -103,10 +111,11 @@ typedef struct fd_stats_snapshot {
     uint64_t errors[FD_SVC_NERR];
     uint64_t decisions[3];
     uint64_t categories[FD_STATS_MAX_CATS];
-    uint64_t matches[FD_STATS_MAX_CATS][2]; /* counted matches per category: flag, block */
     uint64_t bytes;
-    uint64_t lat_sum; /* µs */
     uint64_t lat[FD_STATS_LAT_BUCKETS];
+    uint64_t matches[FD_STATS_MAX_CATS][2];
+    uint64_t hist[FD_STATS_HIST_BUCKETS + 1];
+    uint64_t lat_sum_us;
     uint64_t conns_current, conns_total, conns_rejected;
     uint64_t streams_current, streams_total, streams_blocked, streams_expired, streams_bytes,
         streams_mem;

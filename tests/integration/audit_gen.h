@@ -130,8 +130,13 @@ typedef struct fdt_dataset {
     char *lines[8];      /* the records as written */
 } fdt_dataset;
 
+static inline void fdt_dataset_free(fdt_dataset *d);
+
+/* Write the data set under DIR (again: the lines of the last write are
+ * freed first). */
 static inline void fdt_dataset_write(fdt_dataset *d, const char *dir)
 {
+    fdt_dataset_free(d);
     snprintf(d->files[0], sizeof d->files[0], "%s/audit.log-1", dir);
     snprintf(d->files[1], sizeof d->files[1], "%s/audit.log-2.gz", dir);
     snprintf(d->files[2], sizeof d->files[2], "%s/audit.log", dir);
@@ -144,8 +149,10 @@ static inline void fdt_dataset_write(fdt_dataset *d, const char *dir)
 
 static inline void fdt_dataset_free(fdt_dataset *d)
 {
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 8; i++) {
         free(d->lines[i]);
+        d->lines[i] = NULL;
+    }
 }
 
 #endif

@@ -225,6 +225,8 @@ Test(audit_report, daemon_log_equals_stats)
     cr_assert(num(get(st, "decisions"), "block") >= 1);
     cr_assert_str_eq(fdt_str(get(rep, "chain"), "result"), "intact");
     cr_assert_eq(num(get(rep, "latency_us"), "records"), 6);
+    /* filterctl asks over the socket in NDJSON: the daemon records api ndjson */
+    cr_assert_eq(num(get(rep, "api"), "ndjson"), 6);
     cJSON_Delete(st);
     cJSON_Delete(rep);
 }

@@ -201,3 +201,44 @@ Test(filterctl, rules_import_stdin_rules_benign)
     free(out);
     free(err);
 }
+
+/* rules lint: the per-kind summary comes first; --strict exits 1 when a
+ * warning of a harmful kind exists (a single character, digits only, a
+ * literal matching --benign text), 0 when only harmless kinds remain. */
+Test(filterctl, rules_lint_strict)
+{
+    char *out = NULL, *err = NULL;
+    fdt_write_file(fdt_d.rules, "harm.rules", "@category A1.4\n8964\n");
+    const char *lnt[] = {"rules", "lint", fdt_d.rules, NULL};
+    const char *strict[] = {"rules", "lint", "--strict", fdt_d.rules, NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, lnt, NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, ": 1 warning, 1 of a harmful kind\n       1  digits and punctuation "
+                          "only (harmful)\nharm.rules:2: warning: literal '8964' (reads '8964')"),
+              "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, strict, NULL, &out, &err), 1, "%s", out);
+    cr_assert(strstr(err, "1 warning of a harmful kind (--strict)"), "%s", err);
+    free(out);
+    free(err);
+
+    /* harmless kinds only: --strict passes */
+    fdt_write_file(fdt_d.rules, "harm.rules", "@category A1.4\n制造炸药\n製造炸藥\n");
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, strict, NULL, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "1 warning, 0 of a harmful kind"), "%s", out);
+    free(out);
+    free(err);
+
+    /* a literal found in benign text is harmful */
+    char benign[4200];
+    snprintf(benign, sizeof benign, "%s/benign.txt", fdt_d.dir);
+    fdt_write_file(fdt_d.dir, "benign.txt", "请先制造炸药的替代品\n");
+    const char *strict_b[] = {"rules", "lint", "--strict", "--benign", benign, fdt_d.rules, NULL};
+    cr_assert_eq(fdt_run(FILTERCTL_BIN, strict_b, NULL, &out, &err), 1, "%s%s", out, err);
+    cr_assert(strstr(out, "matches benign text (harmful)"), "%s", out);
+    cr_assert(strstr(out, "harm.rules:2: warning: '制造炸药' (reads '制造炸药') matches 1 benign "
+                          "paragraph"),
+              "%s", out);
+    free(out);
+    free(err);
+}

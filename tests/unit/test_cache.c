@@ -39,7 +39,7 @@ static fd_ruleset *load(const char *dir, int want_cached, const char *want_note)
 {
     fd_diag d = FD_DIAG_INIT;
     fd_ruleset *rs = NULL;
-    fd_ruleset_opts o = {cdir};
+    fd_ruleset_opts o = {.cache_dir = cdir};
     int r = fd_ruleset_load_opts(dir, &o, &rs, &d);
     cr_assert_eq(r, 0, "%s", d.n ? d.lines[0] : "");
     fd_diag_free(&d);
@@ -162,5 +162,33 @@ Test(cache, old_entries_pruned)
         n += strstr(e->d_name, ".fdcache") != NULL;
     closedir(d);
     cr_assert_eq(n, FD_CACHE_KEEP);
+    tu_rmdir(dir);
+}
+
+/* Databases compiled in a child process (fd_ruleset_opts.isolate_min) and
+ * sent back serialized give the same results, stream databases included,
+ * as those compiled in process. */
+static fd_ruleset *load_isolated(const char *dir, size_t isolate_min)
+{
+    fd_diag d = FD_DIAG_INIT;
+    fd_ruleset *rs = NULL;
+    fd_ruleset_opts o = {NULL, isolate_min};
+    int r = fd_ruleset_load_opts(dir, &o, &rs, &d);
+    cr_assert_eq(r, 0, "%s", d.n ? d.lines[0] : "");
+    fd_diag_free(&d);
+    return rs;
+}
+
+Test(cache, compile_in_child_gives_identical_results)
+{
+    char *dir = tu_ruledir(RULES);
+    fd_ruleset *inproc = load_isolated(dir, SIZE_MAX);
+    fd_ruleset *child = load_isolated(dir, 1);
+    same_results(inproc, child);
+    cr_assert_eq(fd_ruleset_db_bytes(inproc), fd_ruleset_db_bytes(child));
+    cr_assert_eq(fd_ruleset_stream_state_bytes(inproc), fd_ruleset_stream_state_bytes(child));
+    fd_ruleset_unref(inproc);
+    fd_ruleset_unref(child);
+
     tu_rmdir(dir);
 }

@@ -16,6 +16,16 @@ static const char *RULES = "@category A1.4\n"
                            "@match word\n"
                            "@id w.ass\nass\n"
                            "@id w.kill\nkill\n"
+                           "@id w.nigger\nnigger\n"
+                           "@id w.blowjob\nblow job\n"
+                           "@id zh.gun-sale\n出售枪支\n"
+                           "@id w.whore\nwhore\n"
+                           "@id w.sex\nsex\n"
+                           "@match normalized\n"
+                           "@id zh.meth\n冰毒\n"
+                           "@id zh.cover\n覆盖\n"
+                           "@id zh.repeat\n反复\n"
+                           "@match word\n"
                            "@match normalized\n"
                            "@id re.weapon\n/枪支?(买卖|交易)/\n"
                            "@category A1.6\n"
@@ -91,6 +101,34 @@ static const evasion_case hits[] = {
     {"you ASS!", "w.ass", "ASS"},
     {"ＫＩＬＬ them", "w.kill", "ＫＩＬＬ"},
     {"我kill你", "w.kill", "kill"},
+    /* word view, separator noise inside the term (boundaries still hold) */
+    {"I will k.i.l.l you", "w.kill", "k.i.l.l"},
+    {"I kill you", "w.kill", "kill"},
+    {"the k i l l", "w.kill", "k i l l"},
+    {"you a s s", "w.ass", "a s s"},
+    {"a-s-s!", "w.ass", "a-s-s"},
+    {"n-i-g-g-e-r", "w.nigger", "n-i-g-g-e-r"},
+    {"ｋ.ｉ.ｌ.ｌ it", "w.kill", "ｋ.ｉ.ｌ.ｌ"},
+    {"k.\u200bi.l.l", "w.kill", "k.\u200bi.l.l"},
+    {"a blow-job", "w.blowjob", "blow-job"},
+    {"a blowjob", "w.blowjob", "blowjob"},
+    /* look-alike letters from other scripts (UTS #39 confusables) */
+    {"fuск you", "en.fuck", "fuск"},     /* Cyrillic с, к */
+    {"a whοrε", "w.whore", "whοrε"},     /* Greek ο, ε */
+    {"ѕех now", "w.sex", "ѕех"},         /* Cyrillic ѕ е х */
+    {"a ɑss", "w.ass", "ɑss"},           /* Latin alpha */
+    {"ᴋɪʟʟ them", "w.kill", "ᴋɪʟʟ"},     /* small capitals */
+    {"Ｆ.u.с.К", "en.fuck", "Ｆ.u.с.К"}, /* full-width + Cyrillic + dots */
+    {"a whο-rε", "w.whore", "whο-rε"},   /* Greek + noise */
+    /* Japanese and variant Han forms (OpenCC JPVariantsRev, Unihan variants) */
+    {"制造炸弾", "zh.make-bomb", "制造炸弾"}, /* 弾 → 彈 → 弹 */
+    {"买氷毒", "zh.meth", "氷毒"},            /* 氷 → 冰 */
+    {"製 造-炸\u200b弾", "zh.make-bomb", "製 造-炸\u200b弾"},
+    /* one-to-many traditional characters are left alone, not guessed */
+    {"覆蓋全國", "zh.cover", "覆蓋"},
+    /* a normalized literal across a word gap needs both word boundaries */
+    {"f uck you", "en.fuck", "f uck"},
+    {"fu ck you", "en.fuck", "fu ck"},
     /* regex on normalized text (traditional, full-width) */
     {"槍支買賣", "re.weapon", "槍支買賣"},
     {"枪交易", "re.weapon", "枪交易"},
@@ -134,6 +172,28 @@ static const miss_case misses[] = {
     {"a first class assessment", "w.ass"},
     {"skill and killer instinct", "w.kill"},
     {"passage", "w.ass"},
+    {"Scunthorpe", NULL},
+    {"c l a s s", "w.ass"},
+    {"s k i l l", "w.kill"},
+    {"s.k.i.l.l", "w.kill"},
+    {"killer", "w.kill"},
+    {"was sick", "w.ass"},
+    {"has sent", "w.ass"},
+    {"a snowblow jobs", "w.blowjob"},
+    /* precision: a Latin literal does not match across a word gap */
+    {"the town of Uckfield", "en.fuck"},
+    {"snail bombs", "en.nail-bomb"},
+    {"jumbo mbira", "en.bomb"},
+    /* confusables fold letters only, and Russian or Greek prose stays clean */
+    {"Привет, как дела? Сегодня хорошая погода, мы гуляем в парке.", NULL},
+    {"Καλημέρα κόσμε, ο καιρός είναι ωραίος σήμερα.", NULL},
+    {"это сосна и хор", NULL},
+    /* 覆 is not 复: 覆盖 does not read as 复盖, 反覆 not as 反复 */
+    {"反覆", "zh.repeat"},
+    /* an ASCII comma or semicolon between Chinese clauses is a break */
+    {"出售,枪支", "zh.gun-sale"},
+    {"出售;枪支", "zh.gun-sale"},
+    {"爆炸,弹片飞溅", "zh.bomb"},
     /* allow suppression works on normalized text too */
     {"前方路口交通拥堵", NULL},
     {"前方路口交通拥堵", "zh.oral"},

@@ -10,18 +10,18 @@
 
 Test(metrics, buckets)
 {
-    cr_assert_eq(fd_metrics_bucket_us[0], 10);
-    cr_assert_eq(fd_metrics_bucket_us[FD_METRICS_BUCKETS - 1], 1000000);
+    cr_assert_eq(fd_stats_hist_us[0], 10);
+    cr_assert_eq(fd_stats_hist_us[FD_METRICS_BUCKETS - 1], 1000000);
     for (int i = 1; i < FD_METRICS_BUCKETS; i++)
-        cr_assert_gt(fd_metrics_bucket_us[i], fd_metrics_bucket_us[i - 1]);
-    cr_assert_eq(fd_metrics_bucket(0), 0);
-    cr_assert_eq(fd_metrics_bucket(10), 0);
-    cr_assert_eq(fd_metrics_bucket(11), 1);
-    cr_assert_eq(fd_metrics_bucket(25), 1);
-    cr_assert_eq(fd_metrics_bucket(999999), FD_METRICS_BUCKETS - 1);
-    cr_assert_eq(fd_metrics_bucket(1000000), FD_METRICS_BUCKETS - 1);
-    cr_assert_eq(fd_metrics_bucket(1000001), FD_METRICS_BUCKETS);
-    cr_assert_eq(fd_metrics_bucket(UINT64_MAX), FD_METRICS_BUCKETS);
+        cr_assert_gt(fd_stats_hist_us[i], fd_stats_hist_us[i - 1]);
+    cr_assert_eq(fd_stats_hist_bucket(0), 0);
+    cr_assert_eq(fd_stats_hist_bucket(10), 0);
+    cr_assert_eq(fd_stats_hist_bucket(11), 1);
+    cr_assert_eq(fd_stats_hist_bucket(25), 1);
+    cr_assert_eq(fd_stats_hist_bucket(999999), FD_METRICS_BUCKETS - 1);
+    cr_assert_eq(fd_stats_hist_bucket(1000000), FD_METRICS_BUCKETS - 1);
+    cr_assert_eq(fd_stats_hist_bucket(1000001), FD_METRICS_BUCKETS);
+    cr_assert_eq(fd_stats_hist_bucket(UINT64_MAX), FD_METRICS_BUCKETS);
 }
 
 static bool has_line(const char *text, const char *line)

@@ -177,6 +177,12 @@ static const ncase strip_breaks[] = {
     {"b    o", "b\no", "0 1 5"}, /* 4 separators: too long for noise */
     {"b-*-*o", "b\no", "0 1 5"},
     {"爆炸. 弹片", "爆炸\n弹片", "0 0 0 3 3 3 6 8 8 8 11 11 11"},
+    /* an ASCII comma or semicolon between two wide characters */
+    {"出售,枪支", "出售\n枪支", "0 0 0 3 3 3 6 7 7 7 10 10 10"},
+    {"出售;枪支", "出售\n枪支", "0 0 0 3 3 3 6 7 7 7 10 10 10"},
+    /* an apostrophe after a word of 2 or more characters: contractions */
+    {"who're", "who\nre", "0 1 2 3 4 5"},
+    {"who\u2019re", "who\nre", "0 1 2 3 6 7"},
     /* edges: leading and trailing runs vanish, never a leading/trailing break */
     {"  bomb!! ", "bomb", "2 3 4 5"},
     {"。炸弹。", "炸弹", "3 3 3 6 6 6"},
@@ -186,7 +192,43 @@ static const ncase strip_breaks[] = {
     /* near-misses that stay noise */
     {"U.S. Army", "usarmy", "0 2 5 6 7 8"},
     {"bo .mb", "bomb", "0 1 4 5"}, /* white space before the stop, not after */
+    {"炸!弹", "炸弹", "0 0 0 4 4 4"},
+    {"a,炸", "a炸", "0 2 2 2"}, /* the comma rule needs wide on both sides */
+    {"3,000", "3000", "0 2 3 4"},
+    {"I'll", "ill", "0 2 3"}, /* an apostrophe after one letter is noise */
+    {"f'u'c'k", "fuck", "0 2 4 6"},
 };
+
+/* Gap flags (STRIP): 1 on the first byte of a word character after noise. */
+Test(norm, strip_gap_flags)
+{
+    static const struct {
+        const char *in, *gaps;
+    } cases[] = {
+        {"of Uckfield", "0010000000"},
+        {"k.i.l.l", "0111"},
+        {"skill", "00000"},
+        {"炸 弹", "000100"},
+        {"bo. Mb", "00\n00"}, /* a break byte: no gap flag, '\n' in the pattern */
+        {"ＫＩＬＬ ｙｏｕ", "0000100"},
+    };
+    fd_normbuf b;
+    fd_normbuf_init(&b);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_assert_eq(fd_norm(cases[i].in, strlen(cases[i].in), FD_NORM_STRIP_SEP, &b), 0);
+        cr_assert_eq(b.len, strlen(cases[i].gaps), "%s: length %zu", cases[i].in, b.len);
+        for (size_t j = 0; j < b.len; j++) {
+            if (cases[i].gaps[j] == '\n') {
+                cr_assert_eq(b.text[j], FD_NORM_BREAK);
+                cr_assert_eq(b.gap[j], 0);
+            } else {
+                cr_assert_eq(b.gap[j], cases[i].gaps[j] - '0', "%s: gap[%zu] = %u", cases[i].in, j,
+                             b.gap[j]);
+            }
+        }
+    }
+    fd_normbuf_free(&b);
+}
 
 Test(norm, strip_breaks_and_edges)
 {
@@ -663,6 +705,10 @@ static int ref_reserve(fd_normbuf *b, size_t need)
     if (!m)
         return FD_ENOMEM;
     b->map = m;
+    uint8_t *g = realloc(b->gap, ncap);
+    if (!g)
+        return FD_ENOMEM;
+    b->gap = g;
     b->cap = ncap;
     return 0;
 }
@@ -710,11 +756,13 @@ typedef struct ref_nchar {
     uint32_t ilen;   /* their number */
     uint32_t clen;   /* length of the input character */
     unsigned cls;    /* FD_NC_* */
+    int wide;        /* a wide word character */
 } ref_nchar;
 
 /* Look up the character at S (non-ASCII or ASCII; N >= 1 bytes left). */
 static inline void ref_lookup(const uint8_t *s, size_t n, ref_nchar *c)
 {
+    c->wide = 0;
     if (s[0] < 0x80) {
         c->cls = fd_nt_ascii_class[s[0]];
         c->img = &fd_nt_ascii_image[s[0]];
@@ -732,6 +780,7 @@ static inline void ref_lookup(const uint8_t *s, size_t n, ref_nchar *c)
     }
     uint32_t e = fd_nt_lookup(cp);
     c->cls = FD_NT_CLASS(e);
+    c->wide = (int)FD_NT_WIDE(e);
     c->clen = (uint32_t)l;
     if (FD_NT_MAPPED(e)) {
         c->img = fd_nt_pool + FD_NT_OFF(e);
@@ -767,8 +816,13 @@ static inline size_t ref_put(char *t, uint32_t *m, size_t o, const char *img, ui
  *     . , ! ? ; : and other scripts' stops) followed later in the same run
  *     by white space, and the word before the run is at least 2 characters
  *     long (so `U.S. Army`, `f. u. c. k` stay noise), or
- *   - it is longer than FD_NORM_MAX_NOISE characters.
- * Runs at the start or end of the text are dropped.
+ *   - it is longer than FD_NORM_MAX_NOISE characters, or
+ *   - it contains an ASCII clause mark , or ; and lies between two wide
+ *     word characters, or
+ *   - it contains an apostrophe (' or U+2019) and the word before it is at
+ *     least 2 characters long.
+ * Runs at the start or end of the text are dropped. gap[i] is 1 for the
+ * first byte of a word character after a dropped (noise) run, else 0.
  */
 static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_normbuf *out)
 {
@@ -784,15 +838,22 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
     int run_term = st->term;        /* it contains a weak terminator */
     size_t seg = st->seg;           /* word characters since the last run */
     int any = st->any;              /* a word character was emitted (leading runs drop) */
+    int wprev = st->wide;           /* the last word character was wide */
+    int clause = st->clause;        /* the run holds an ASCII clause mark */
+    int g = 0;                      /* gap flag of the next word character */
+    uint8_t *gp = out->gap;
 
-#define RESOLVE_RUN()                                                                              \
+#define RESOLVE_RUN(wide)                                                                          \
     do {                                                                                           \
-        if ((run_brk || run > FD_NORM_MAX_NOISE) && any) {                                         \
+        if ((run_brk || run > FD_NORM_MAX_NOISE || (clause && wprev && (wide))) && any) {          \
             t[o] = FD_NORM_BREAK;                                                                  \
+            gp[o] = 0;                                                                             \
             m[o++] = run_at;                                                                       \
+        } else {                                                                                   \
+            g = any;                                                                               \
         }                                                                                          \
         run = 0;                                                                                   \
-        run_brk = run_term = 0;                                                                    \
+        run_brk = run_term = clause = 0;                                                           \
         seg = 0;                                                                                   \
     } while (0)
 
@@ -804,6 +865,7 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
                 return rc;
             t = out->text;
             m = out->map;
+            gp = out->gap;
             cap = out->cap;
         }
         uint8_t b = s[i];
@@ -811,11 +873,14 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
          * far as the free room (at least 1 byte here) allows. */
         if (b < 0x80 && fd_nt_ascii_class[b] == FD_NC_WORD) {
             if (run)
-                RESOLVE_RUN();
+                RESOLVE_RUN(0);
+            wprev = 0;
             size_t room = cap - SLACK - o + 1, lim = len - i < room ? len - i : room, k = 0;
             do {
                 t[o + k] = fd_nt_ascii_image[s[i + k]];
                 m[o + k] = base + (uint32_t)(i + k);
+                gp[o + k] = (uint8_t)g;
+                g = 0;
                 k++;
             } while (k < lim && s[i + k] < 0x80 && fd_nt_ascii_class[s[i + k]] == FD_NC_WORD);
             o += k;
@@ -830,7 +895,12 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
         switch (c.cls) {
         case FD_NC_WORD:
             if (run)
-                RESOLVE_RUN();
+                RESOLVE_RUN(c.wide);
+            wprev = c.wide;
+            for (uint32_t k = 0; k < c.ilen; k++)
+                gp[o + k] = 0;
+            gp[o] = (uint8_t)g;
+            g = 0;
             o = ref_put(t, m, o, c.img, c.ilen, at);
             seg++;
             any = 1;
@@ -853,10 +923,15 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
             if (!run++)
                 run_at = at, run_len = c.clen;
             run_term = 1;
+            if (c.ilen == 1 && strchr(",;", c.img[0]))
+                clause = 1;
             break;
         default: /* FD_NC_PUNCT */
             if (!run++)
                 run_at = at, run_len = c.clen;
+            if (seg >= 2 && ((c.ilen == 1 && c.img[0] == '\'') ||
+                             (c.ilen == 3 && memcmp(c.img, "\xE2\x80\x99", 3) == 0)))
+                run_brk = 1;
             break;
         }
         i += c.clen;
@@ -871,6 +946,8 @@ static int ref_norm_strip(fd_norm_state *st, const uint8_t *s, size_t len, fd_no
     st->term = (uint8_t)run_term;
     st->seg = (uint32_t)(seg > 2 ? 2 : seg);
     st->any = (uint8_t)any;
+    st->wide = (uint8_t)wprev;
+    st->clause = (uint8_t)(run && clause);
     out->len = o;
     return 0;
 }
@@ -1001,6 +1078,10 @@ static void assert_same(const fd_normbuf *got, const fd_normbuf *want, const cha
     for (size_t j = 0; j < want->len; j++)
         cr_assert_eq(got->map[j], want->map[j], "%s: map[%zu] = %u, want %u, input \"%s\"", what, j,
                      got->map[j], want->map[j], show(in, len));
+    if (strstr(what, "STRIP"))
+        for (size_t j = 0; j < want->len; j++)
+            cr_assert_eq(got->gap[j], want->gap[j], "%s: gap[%zu] = %u, want %u, input \"%s\"",
+                         what, j, got->gap[j], want->gap[j], show(in, len));
 }
 
 static fd_normbuf rk, rs, dk, ds;

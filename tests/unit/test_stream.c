@@ -72,6 +72,12 @@ static const char *CORPUS[] = {
     "phone 13812345678",     /* the look-ahead is decided by the end of the text */
     "kill",                  /* a word rule at the very end */
     "the end",
+    /* word-view noise, gap boundaries, the ASCII clause comma */
+    "k.i.l.l you, s k i l l, a s s, c l a s s, the town of Uckfield",
+    "I kill; a-s-s! snail bombs, nail bomb, nail bombs, nail bomb.",
+    "出售,枪支 and 爆炸,弹片 or 炸 弹 k i l l",
+    "ass",
+    "a s s",
 };
 
 static fd_ruleset *rs;

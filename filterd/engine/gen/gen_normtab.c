@@ -1,24 +1,30 @@
 /*
  * gen_normtab.c — build-time generator of the normalizer's lookup tables.
  *
- * Usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h
+ * Usage: gen_normtab UNICODE_DIR DATA_DIR OUT.c OUT.h
  *
  *   UNICODE_DIR          holds PropList.txt and DerivedCoreProperties.txt
  *                        (Debian package unicode-data: /usr/share/unicode)
- *   UNIHAN_VARIANTS_TXT  Unihan_Variants.txt, already decompressed
+ *   DATA_DIR             Unihan_Variants.txt, Unihan_OtherMappings.txt and
+ *                        Unihan_DictionaryLikeData.txt (decompressed from
+ *                        unicode-data), TSCharacters.txt and
+ *                        JPVariantsRev.txt (OpenCC's dictionaries dumped
+ *                        as text by opencc_dict)
  *
  * For every code point the generator decides a class (word character,
  * invisible, white space, line break, punctuation, weak or strong clause
  * terminator; see rules/README.md §5) and an image: the UTF-8 the
  * normalizer emits for it. The image is the fixpoint of
  *
- *     f(s) = t2s(NFC(strip_diacritics(NFKD(casefold(s)))))
+ *     f(s) = fold(NFC(strip_diacritics(NFKD(casefold(s)))))
  *
- * computed by libutf8proc (NFKD + full case folding, then NFC) and by the
- * Unihan kSimplifiedVariant field (t2s: traditional → simplified, first
- * variant listed, self-mappings skipped). This is Unicode's per-code-point
- * NFKC_Casefold mapping plus two folds of our own (generic combining
- * diacritics removed, traditional → simplified).
+ * computed by libutf8proc (NFKD + full case folding, then NFC), where fold
+ * replaces each code point by, in this order of precedence: its simplified
+ * form (OpenCC TSCharacters and Unihan kSimplifiedVariant, see load_t2s),
+ * its standard Han variant (Unihan kZVariant / kSpoofingVariant /
+ * kSemanticVariant, see pick_variants), or the ASCII letter it looks like
+ * (UTS #39 confusables through ICU, see load_confusables). This is
+ * Unicode's per-code-point NFKC_Casefold mapping plus folds of our own.
  *
  * Images are then sanitised so the normalizer is idempotent:
  *   - a word character's image keeps only word code points (⑴ → "1",
@@ -38,6 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/uspoof.h>
+#include <unicode/ustring.h>
 #include <utf8proc.h>
 
 #define NCP           0x110000
@@ -53,7 +62,9 @@ static const char *const class_names[C_NCLASS] = {"FD_NC_WORD", "FD_NC_INVIS", "
 static uint8_t *is_di;   /* Default_Ignorable_Code_Point */
 static uint8_t *is_ws;   /* White_Space */
 static uint8_t *is_term; /* Terminal_Punctuation */
-static int32_t *t2s;     /* kSimplifiedVariant (first, non-self) or -1 */
+static int32_t *t2s;     /* traditional → simplified (see load_t2s) or -1 */
+static int32_t *var;     /* Han variant → standard form (see pick_variants) or -1 */
+static int32_t *conf;    /* look-alike letter → ASCII letter (see confusables) or -1 */
 
 typedef struct image {
     int32_t cp[MAX_IMG_CPS];
@@ -116,38 +127,340 @@ static void load_prop(const char *path, const char *prop, uint8_t *flags)
         die("property not found in ", path);
 }
 
-/* Fill t2s[] from the kSimplifiedVariant lines of Unihan_Variants.txt:
- * "U+5F48<TAB>kSimplifiedVariant<TAB>U+5F39 [U+....]". Only the first
- * variant is used; a first variant equal to the character itself means the
- * character is also a simplified form in its own right (乾 in 乾坤), so it
- * is left alone. */
-static void load_unihan(const char *path)
+/* Open a data file or fail the build. */
+static FILE *xopen(const char *dir, const char *name)
 {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "r");
     if (!f)
         die("cannot open ", path);
-    char line[1024];
+    return f;
+}
+
+/* Parse "U+XXXX" at P into a code point (-1 if it is not one). */
+static int32_t ucp(const char *p)
+{
+    if (strncmp(p, "U+", 2) != 0)
+        return -1;
+    long c = strtol(p + 2, NULL, 16);
+    return c > 0 && c < NCP ? (int32_t)c : -1;
+}
+
+/* Candidates per code point from a "U+X<TAB>FIELD<TAB>U+Y[<src] U+Z..."
+ * Unihan file: up to 8 each, in the order listed. */
+#define MAXCAND 8
+typedef struct cands {
+    int32_t c[MAXCAND];
+    uint8_t n;
+} cands;
+
+static void add_cand(cands *tab, int32_t from, int32_t to)
+{
+    cands *k = &tab[from];
+    for (int i = 0; i < k->n; i++)
+        if (k->c[i] == to)
+            return;
+    if (k->n < MAXCAND)
+        k->c[k->n++] = to;
+}
+
+/* Read FIELD of a Unihan file into TAB; returns the number of lines. */
+static int load_unihan_field(const char *dir, const char *file, const char *field, cands *tab)
+{
+    FILE *f = xopen(dir, file);
+    char line[4096];
+    size_t fl = strlen(field);
     int n = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "U+", 2) != 0)
+        char *tab1 = strchr(line, '\t');
+        if (!tab1 || strncmp(tab1 + 1, field, fl) != 0 || tab1[1 + fl] != '\t')
             continue;
-        char *tab = strchr(line, '\t');
-        if (!tab || strncmp(tab + 1, "kSimplifiedVariant\t", 19) != 0)
-            continue;
-        long from = strtol(line + 2, NULL, 16);
-        char *v = tab + 1 + 19;
-        if (strncmp(v, "U+", 2) != 0)
-            die("bad kSimplifiedVariant line in ", path);
-        long to = strtol(v + 2, NULL, 16);
-        if (from <= 0 || from >= NCP || to <= 0 || to >= NCP)
-            die("bad code point in ", path);
-        if (to != from)
-            t2s[from] = (int32_t)to;
+        int32_t from = ucp(line);
+        if (from < 0)
+            die("bad code point in ", file);
+        for (char *v = tab1 + 2 + fl; (v = strstr(v, "U+")) != NULL; v += 2) {
+            int32_t to = ucp(v);
+            if (to < 0)
+                die("bad variant in ", file);
+            add_cand(tab, from, to);
+        }
         n++;
     }
     fclose(f);
-    if (n < 1000)
-        die("too few kSimplifiedVariant entries in ", path);
+    return n;
+}
+
+/* Read a numeric Unihan field (kFrequency) or a presence field (kGB0:
+ * value 1) into VAL. */
+static int load_unihan_value(const char *dir, const char *file, const char *field, int *val,
+                             int presence)
+{
+    FILE *f = xopen(dir, file);
+    char line[4096];
+    size_t fl = strlen(field);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *tab1 = strchr(line, '\t');
+        if (!tab1 || strncmp(tab1 + 1, field, fl) != 0 || tab1[1 + fl] != '\t')
+            continue;
+        int32_t c = ucp(line);
+        if (c < 0)
+            die("bad code point in ", file);
+        val[c] = presence ? 1 : atoi(tab1 + 2 + fl);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Decode one UTF-8 character at *P (advancing it); -1 at the end or on a
+ * bad byte. */
+static int32_t next_cp(const char **p)
+{
+    utf8proc_int32_t c;
+    utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)*p, -1, &c);
+    if (l <= 0 || c == 0)
+        return -1;
+    *p += l;
+    return c;
+}
+
+/* Read an OpenCC dictionary dumped as text ("FROM<TAB>TO1 TO2 ...", one
+ * character FROM; opencc_dict -t text) into TAB. */
+static int load_opencc(const char *dir, const char *file, cands *tab)
+{
+    FILE *f = xopen(dir, file);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = line;
+        int32_t from = next_cp(&p);
+        if (from < 0 || *p != '\t')
+            continue; /* a phrase, not a character */
+        p++;
+        while (*p && *p != '\n') {
+            int32_t to = next_cp(&p);
+            if (to < 0)
+                break;
+            if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\0') {
+                add_cand(tab, from, to);
+            } else { /* a multi-character target: skip it */
+                while (*p && *p != ' ' && *p != '\n')
+                    p++;
+            }
+            while (*p == ' ' || *p == '\t')
+                p++;
+        }
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/*
+ * Traditional → simplified, per character, from OpenCC's TSCharacters
+ * (libopencc) and Unihan's kSimplifiedVariant. A character with one target
+ * maps to it; one whose targets include the character itself is
+ * ambiguous (乾: 干 or 乾, 覆: 覆 or 复, 著: 著 or 着 — which one only the
+ * phrase tells) and is left alone rather than guessed. OpenCC's list wins
+ * where both have the character. Japanese shinjitai go to their
+ * traditional form first (OpenCC JPVariantsRev: 弾 → 彈), which then
+ * simplifies (→ 弹); shinjitai that are also simplified Chinese (装, in
+ * GB 2312: Unihan kGB0) stay.
+ */
+static void load_t2s(const char *unihan_dir, const char *opencc_dir)
+{
+    cands *uni = xcalloc(NCP, sizeof *uni), *occ = xcalloc(NCP, sizeof *occ),
+          *jp = xcalloc(NCP, sizeof *jp);
+    if (load_unihan_field(unihan_dir, "Unihan_Variants.txt", "kSimplifiedVariant", uni) < 1000)
+        die("too few kSimplifiedVariant entries", "");
+    if (load_opencc(opencc_dir, "TSCharacters.txt", occ) < 1000)
+        die("too few entries in OpenCC's TSCharacters", "");
+    if (load_opencc(opencc_dir, "JPVariantsRev.txt", jp) < 100)
+        die("too few entries in OpenCC's JPVariantsRev", "");
+    int *gb0 = xcalloc(NCP, sizeof *gb0);
+    if (load_unihan_value(unihan_dir, "Unihan_OtherMappings.txt", "kGB0", gb0, 1) < 6000)
+        die("too few kGB0 entries", "");
+    for (int32_t c = 0; c < NCP; c++) {
+        const cands *k = occ[c].n ? &occ[c] : &uni[c];
+        int self = 0;
+        for (int i = 0; i < k->n; i++)
+            self |= k->c[i] == c;
+        if (k->n && !self)
+            t2s[c] = k->c[0];
+        else if (!k->n && !gb0[c] && jp[c].n == 1 && jp[c].c[0] != c)
+            t2s[c] = jp[c].c[0]; /* not 装 → 裝: 装 is simplified Chinese too */
+    }
+    free(gb0);
+    free(uni);
+    free(occ);
+    free(jp);
+}
+
+static int32_t t2s_star(int32_t c)
+{
+    for (int i = 0; i < 8 && t2s[c] >= 0; i++)
+        c = t2s[c];
+    return c;
+}
+
+/*
+ * Variant Han characters outside everyday simplified Chinese (not in
+ * GB 2312, Unihan kGB0) and without a traditional → simplified mapping:
+ * Japanese and old forms (氷), look-alike spoofing forms. Each maps to the
+ * variant Unihan lists for it (kZVariant, then kSpoofingVariant, then
+ * kSemanticVariant) that, simplified, is in GB 2312 — the most frequent
+ * one by Unihan's kFrequency if several are, else the first listed
+ * (氷 → 冰, not the radical 冫). Characters in GB 2312 are never changed.
+ */
+static void pick_variants(const char *unihan_dir)
+{
+    cands *z = xcalloc(NCP, sizeof *z), *sp = xcalloc(NCP, sizeof *sp),
+          *se = xcalloc(NCP, sizeof *se);
+    int *gb0 = xcalloc(NCP, sizeof *gb0), *freq = xcalloc(NCP, sizeof *freq);
+    if (load_unihan_field(unihan_dir, "Unihan_Variants.txt", "kZVariant", z) < 50 ||
+        load_unihan_field(unihan_dir, "Unihan_Variants.txt", "kSpoofingVariant", sp) < 100 ||
+        load_unihan_field(unihan_dir, "Unihan_Variants.txt", "kSemanticVariant", se) < 1000)
+        die("too few Unihan variant entries", "");
+    if (load_unihan_value(unihan_dir, "Unihan_OtherMappings.txt", "kGB0", gb0, 1) < 6000)
+        die("too few kGB0 entries", "");
+    if (load_unihan_value(unihan_dir, "Unihan_DictionaryLikeData.txt", "kFrequency", freq, 0) <
+        1000)
+        die("too few kFrequency entries", "");
+    for (int32_t c = 0; c < NCP; c++) {
+        if (gb0[c] || t2s[c] >= 0)
+            continue;
+        const cands *lists[3] = {&z[c], &sp[c], &se[c]};
+        for (int l = 0; l < 3; l++) {
+            int32_t best = -1;
+            int bf = 0;
+            for (int i = 0; i < lists[l]->n; i++) {
+                int32_t v = t2s_star(lists[l]->c[i]);
+                if (v == c || !gb0[v])
+                    continue;
+                int f = freq[v] ? freq[v] : 100;
+                if (best < 0 || f < bf)
+                    best = v, bf = f;
+            }
+            if (best >= 0) {
+                var[c] = best;
+                break;
+            }
+        }
+    }
+    free(z);
+    free(sp);
+    free(se);
+    free(gb0);
+    free(freq);
+}
+
+/* The ASCII letter a Latin letter is named after, from its Unicode name
+ * (ICU u_charName): "LATIN SMALL LETTER D WITH STROKE" (đ) → 'd', "LATIN
+ * SMALL LETTER OPEN E" (ɛ) → 'e', "LATIN LETTER SMALL CAPITAL K" (ᴋ) →
+ * 'k', "LATIN SMALL LETTER DOTLESS I" → 'i'. Letters named after two
+ * letters or none (æ, ð, þ) give 0. */
+static int latin_base(int32_t c)
+{
+    char name[256];
+    UErrorCode st = U_ZERO_ERROR;
+    u_charName(c, U_UNICODE_CHAR_NAME, name, sizeof name, &st);
+    if (U_FAILURE(st))
+        return 0;
+    static const char *const prefix[] = {"LATIN SMALL LETTER ", "LATIN CAPITAL LETTER ",
+                                         "LATIN LETTER SMALL CAPITAL "};
+    static const char *const adj[] = {"OPEN ", "SCRIPT ", "DOTLESS ", "BARRED ", ""};
+    for (size_t i = 0; i < sizeof prefix / sizeof *prefix; i++) {
+        size_t pl = strlen(prefix[i]);
+        if (strncmp(name, prefix[i], pl) != 0)
+            continue;
+        for (size_t j = 0; j < sizeof adj / sizeof *adj; j++) {
+            const char *p = name + pl;
+            size_t al = strlen(adj[j]);
+            if (strncmp(p, adj[j], al) != 0)
+                continue;
+            p += al;
+            if (p[0] >= 'A' && p[0] <= 'Z' && (p[1] == '\0' || strncmp(p + 1, " WITH ", 6) == 0))
+                return p[0] + 32;
+        }
+    }
+    return 0;
+}
+
+/* The one ASCII lower-case letter the string S (N code points) folds to
+ * (case folding, compatibility decomposition, generic diacritics gone), or
+ * 0 if it folds to anything else. */
+static int fold_to_ascii_letter(const int32_t *s, int n);
+
+/*
+ * Look-alike letters (UTS #39 confusables, through ICU's spoof checker,
+ * libicu): a non-ASCII letter whose skeleton (uspoof_getSkeleton) folds
+ * to one ASCII letter maps to it — Cyrillic а е о р с х у і ј ѕ һ, Greek
+ * ο α ν ι ρ, Latin ɑ ɡ ı … — and, when the skeleton is another Latin
+ * letter, to the letter that one is named after (Greek ε → ɛ "OPEN E" →
+ * e; ĸ, đ, ɫ). Only letters: digits and symbols used as letters (leet)
+ * depend on the word around them and are not folded here.
+ */
+/* ICU's skeleton of the one code point C, as code points into OUT (at most
+ * 64); returns their number (0 on error). */
+static int skeleton(USpoofChecker *sc, int32_t c, int32_t *out)
+{
+    UChar in[4], o16[64];
+    int32_t il = 0;
+    U16_APPEND_UNSAFE(in, il, c);
+    UErrorCode st = U_ZERO_ERROR;
+    int32_t ol = uspoof_getSkeleton(sc, 0, in, il, o16, 64, &st);
+    if (U_FAILURE(st) || ol <= 0)
+        return 0;
+    int n = 0;
+    for (int32_t k = 0; k < ol && n < 64;) {
+        UChar32 u;
+        U16_NEXT(o16, k, ol, u);
+        out[n++] = u;
+    }
+    return n;
+}
+
+static void load_confusables(void)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    USpoofChecker *sc = uspoof_open(&st);
+    if (U_FAILURE(st))
+        die("uspoof_open: ", u_errorName(st));
+    int n = 0;
+    for (int32_t c = 0x80; c < NCP; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
+        utf8proc_category_t cat = utf8proc_category(c);
+        if ((cat != UTF8PROC_CATEGORY_LL && cat != UTF8PROC_CATEGORY_LU &&
+             cat != UTF8PROC_CATEGORY_LT && cat != UTF8PROC_CATEGORY_LO) ||
+            utf8proc_charwidth(c) >= 2)
+            continue; /* letters only, and no Han or other wide ones (丨 is not l) */
+        /* The skeleton of the letter, then of its upper case (к → ĸ, but
+         * К → K; ε → ꞓ, but Ε → E): lower-case look-alikes are written
+         * for the letter they resemble in either case. */
+        int32_t sk[64];
+        int sn = skeleton(sc, c, sk);
+        int a = fold_to_ascii_letter(sk, sn);
+        int32_t up = utf8proc_toupper(c);
+        if (!a && up != c) {
+            int32_t su[64];
+            int un = skeleton(sc, up, su);
+            a = fold_to_ascii_letter(su, un);
+        }
+        if (!a)
+            a = latin_base(c);
+        if (!a && sn == 1 && sk[0] != c && utf8proc_category(sk[0]) != UTF8PROC_CATEGORY_LO)
+            a = latin_base(sk[0]);
+        if (a) {
+            conf[c] = a;
+            n++;
+        }
+    }
+    uspoof_close(sc);
+    if (n < 100)
+        die("too few confusables from ICU", "");
 }
 
 /* Combining marks that only decorate a letter (accents, strokes, enclosing
@@ -202,9 +515,29 @@ static void f_once(image *m)
             m->cp[k++] = m->cp[i];
     m->n = k;
     map32(m, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-    for (int i = 0; i < m->n; i++)
+    for (int i = 0; i < m->n; i++) {
         if (t2s[m->cp[i]] >= 0)
             m->cp[i] = t2s[m->cp[i]];
+        else if (var[m->cp[i]] >= 0)
+            m->cp[i] = var[m->cp[i]];
+        else if (conf[m->cp[i]] >= 0)
+            m->cp[i] = conf[m->cp[i]];
+    }
+}
+
+static int fold_to_ascii_letter(const int32_t *s, int n)
+{
+    image m;
+    if (n > MAX_IMG_CPS)
+        return 0;
+    m.n = n;
+    memcpy(m.cp, s, sizeof(int32_t) * (size_t)n);
+    map32(&m, UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD);
+    int k = 0;
+    for (int i = 0; i < m.n; i++)
+        if (!generic_diacritic(m.cp[i]))
+            m.cp[k++] = m.cp[i];
+    return k == 1 && m.cp[0] >= 'a' && m.cp[0] <= 'z' ? m.cp[0] : 0;
 }
 
 static int same(const image *a, const image *b)
@@ -227,6 +560,11 @@ static void fixpoint(int32_t c, image *out)
             return;
         *out = next;
     }
+    /* A cycle (A → B → A) would look stable after an even number of
+     * rounds: refuse it loudly instead. */
+    char cp[16];
+    snprintf(cp, sizeof cp, "U+%04X", (unsigned)c);
+    die("the folds do not reach a fixpoint (a cycle in the data) at ", cp);
 }
 
 /* Coarse class of a code point from its general category alone. */
@@ -436,21 +774,25 @@ static void emit_array_u16(FILE *f, const char *name, const uint16_t *a, size_t 
 int main(int argc, char **argv)
 {
     if (argc != 5)
-        die("usage: gen_normtab UNICODE_DIR UNIHAN_VARIANTS_TXT OUT.c OUT.h", "");
+        die("usage: gen_normtab UNICODE_DIR DATA_DIR OUT.c OUT.h", "");
     char path[4096];
     is_di = xcalloc(NCP, 1);
     is_ws = xcalloc(NCP, 1);
     is_term = xcalloc(NCP, 1);
     t2s = xcalloc(NCP, sizeof *t2s);
+    var = xcalloc(NCP, sizeof *var);
+    conf = xcalloc(NCP, sizeof *conf);
     img = xcalloc(NCP, sizeof *img);
     for (int32_t c = 0; c < NCP; c++)
-        t2s[c] = -1;
+        t2s[c] = var[c] = conf[c] = -1;
     snprintf(path, sizeof path, "%s/DerivedCoreProperties.txt", argv[1]);
     load_prop(path, "Default_Ignorable_Code_Point", is_di);
     snprintf(path, sizeof path, "%s/PropList.txt", argv[1]);
     load_prop(path, "White_Space", is_ws);
     load_prop(path, "Terminal_Punctuation", is_term);
-    load_unihan(argv[2]);
+    load_t2s(argv[2], argv[2]);
+    pick_variants(argv[2]);
+    load_confusables();
 
     for (int32_t c = 0; c < NCP; c++) {
         if (c >= 0xD800 && c <= 0xDFFF) {
@@ -501,7 +843,7 @@ int main(int argc, char **argv)
             if (hit)
                 off = (size_t)(hit - pool);
             else {
-                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 22))
+                if (pool_len + (size_t)k > sizeof pool || pool_len >= (1u << 21))
                     die("pool full", "");
                 off = pool_len;
                 memcpy(pool + pool_len, buf, (size_t)k);
@@ -509,6 +851,10 @@ int main(int argc, char **argv)
             }
             e |= 1u << 3 | (uint32_t)k << 4 | (uint32_t)off << 10;
         }
+        /* Wide word characters (East Asian Width W/F of the image, as the
+         * `word` view's boundary test sees them): bit 31. */
+        if (cls[c] == C_WORD && img[c].n > 0 && utf8proc_charwidth(img[c].cp[0]) == 2)
+            e |= 1u << 31;
         entry_of[c] = e;
     }
 
@@ -530,7 +876,8 @@ int main(int argc, char **argv)
      *    relies on ASCII word characters being exactly [0-9A-Za-z] with
      *    images [0-9a-z]: checked here, the build fails otherwise. */
     int max_growth = 1;
-    static uint8_t ident_bmp[0x10000 / 8], punct_bmp[0x10000 / 8], break_bmp[0x10000 / 8];
+    static uint8_t ident_bmp[0x10000 / 8], punct_bmp[0x10000 / 8], break_bmp[0x10000 / 8],
+        wide_bmp[0x10000 / 8];
     for (int32_t c = 0; c < NCP; c++) {
         if (FD_ENTRY_LEN(entry_of[c]) > 0) {
             int clen = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
@@ -538,8 +885,11 @@ int main(int argc, char **argv)
             if (g > max_growth)
                 max_growth = g;
         }
-        if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_WORD)
+        if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) &&
+            (entry_of[c] & ~(1u << 31)) == C_WORD)
             ident_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
+        if (c < 0x10000 && (entry_of[c] >> 31))
+            wide_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
         if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && entry_of[c] == C_PUNCT)
             punct_bmp[c >> 3] |= (uint8_t)(1u << (c & 7));
         if (c >= 0x800 && c < 0x10000 && !(c >= 0xD800 && c <= 0xDFFF) && cls[c] == C_BREAK &&
@@ -644,9 +994,11 @@ int main(int argc, char **argv)
         fprintf(h, "    %s = %d,\n", class_names[i], i);
     fprintf(h, "};\n\n");
     fprintf(h, "/* Entry: bits 0-2 class, bit 3 mapped (else the input bytes are copied),\n"
-               " * bits 4-9 image length, bits 10-31 offset of the image in fd_nt_pool. */\n"
+               " * bits 4-9 image length, bits 10-30 offset of the image in fd_nt_pool,\n"
+               " * bit 31 a wide (East Asian W/F) word character. */\n"
                "#define FD_NT_CLASS(e) ((e) & 7u)\n#define FD_NT_MAPPED(e) (((e) >> 3) & 1u)\n"
-               "#define FD_NT_LEN(e) (((e) >> 4) & 63u)\n#define FD_NT_OFF(e) ((e) >> 10)\n\n");
+               "#define FD_NT_LEN(e) (((e) >> 4) & 63u)\n#define FD_NT_OFF(e) (((e) >> 10) & "
+               "0x1FFFFFu)\n#define FD_NT_WIDE(e) ((e) >> 31)\n\n");
     fprintf(h, "extern const uint8_t fd_nt_ascii_class[128];\n");
     fprintf(h, "extern const char fd_nt_ascii_image[128];\n");
     fprintf(h, "extern const uint16_t fd_nt_stage1[%zu];\n", nb1);
@@ -662,7 +1014,11 @@ int main(int argc, char **argv)
                "extern const uint8_t fd_nt_punct_bmp[8192];\n"
                "/* The same for class FD_NC_BREAK characters, mapped or not, whose image\n"
                " * is 1 to 4 bytes long (4 bytes can be read at any fd_nt_pool offset). */\n"
-               "extern const uint8_t fd_nt_break_bmp[8192];\n\n"
+               "extern const uint8_t fd_nt_break_bmp[8192];\n"
+               "/* Bit cp set: cp (below U+10000) is a wide word character. */\n"
+               "extern const uint8_t fd_nt_wide_bmp[8192];\n\n"
+               "static inline int fd_nt_wide_bmp_has(uint32_t cp) {\n"
+               "    return (fd_nt_wide_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
                "static inline int fd_nt_ident_bmp_has(uint32_t cp) {\n"
                "    return (fd_nt_ident_bmp[cp >> 3] >> (cp & 7)) & 1;\n}\n\n"
                "static inline int fd_nt_punct_bmp_has(uint32_t cp) {\n"
@@ -712,6 +1068,9 @@ int main(int argc, char **argv)
     fprintf(o, "\n};\n\nconst uint8_t fd_nt_break_bmp[8192] = {");
     for (size_t i = 0; i < sizeof break_bmp; i++)
         fprintf(o, "%s%u,", i % 16 ? "" : "\n", break_bmp[i]);
+    fprintf(o, "\n};\n\nconst uint8_t fd_nt_wide_bmp[8192] = {");
+    for (size_t i = 0; i < sizeof wide_bmp; i++)
+        fprintf(o, "%s%u,", i % 16 ? "" : "\n", wide_bmp[i]);
     fprintf(o, "\n};\n");
     if (fclose(o) != 0)
         die("cannot write ", argv[3]);
