@@ -9,6 +9,11 @@
  *       itself (as vendor lists contain 用户, 信息, 中国), Latin slang and
  *       common English words of the corpus, numbers, single characters,
  *       enclosed forms and lines with control characters.
+ *   fd_importbench plain LIST
+ *       the rule file the import wrote before SPEC §3.5 (the baseline of the
+ *       gate's figures): every line a literal of the normalized view, only
+ *       lines with C0 controls and lines with nothing left after
+ *       normalization dropped (UTF-8 lists only).
  *   fd_importbench memory RULEDIR [RELOADS]
  *       in a child process: RSS before, compile time, peak RSS of the first
  *       compile (VmHWM), steady RSS after it, then RELOADS (default 20)
@@ -32,6 +37,7 @@
 #include <unistd.h>
 
 #include "import.h"
+#include "norm.h"
 #include "ruleset.h"
 #include "scan.h"
 #include "utf8.h"
@@ -423,8 +429,45 @@ static int cmd_rate(const char *dir, char **paths, int np)
     return 0;
 }
 
+static int cmd_plain(const char *path)
+{
+    size_t len;
+    char *buf = slurp(path, &len);
+    if (!buf || !fd_utf8_valid(buf, len)) {
+        fprintf(stderr, "fd_importbench: %s: unreadable or not UTF-8\n", path);
+        free(buf);
+        return 1;
+    }
+    fd_normbuf nb;
+    fd_normbuf_init(&nb);
+    printf("@category A1.8\n");
+    for (char *p = buf, *end = buf + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *e = nl ? nl : end, *s = p;
+        p = nl ? nl + 1 : end;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+            e--;
+        int ctl = 0;
+        for (char *c = s; c < e; c++)
+            ctl |= (unsigned char)*c < 0x20;
+        if (ctl || s == e || fd_norm(s, (size_t)(e - s), FD_NORM_STRIP_SEP, &nb) || !nb.len)
+            continue;
+        if (strchr("#@/\\", *s))
+            putchar('\\');
+        fwrite(s, 1, (size_t)(e - s), stdout);
+        putchar('\n');
+    }
+    fd_normbuf_free(&nb);
+    free(buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "plain"))
+        return cmd_plain(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "list"))
         return cmd_list(strtoull(argv[2], NULL, 10), strtoull(argv[3], NULL, 10), argv + 4,
                         argc - 4);
@@ -433,6 +476,7 @@ int main(int argc, char **argv)
     if (argc >= 4 && !strcmp(argv[1], "rate"))
         return cmd_rate(argv[2], argv + 3, argc - 3);
     fprintf(stderr, "usage: fd_importbench list N SEED CORPUS...\n"
+                    "       fd_importbench plain LIST\n"
                     "       fd_importbench memory RULEDIR [RELOADS]\n"
                     "       fd_importbench rate RULEDIR PATH...\n");
     return 64;

@@ -297,10 +297,6 @@ static int read_files(report *r)
             fprintf(stderr, "filterctl: %s:%llu: %s\n", fr->path, (unsigned long long)rd.lineno + 1,
                     rd.err);
         }
-        if (fr->lines == 0 && fr->ok) {
-            /* an empty file is intact; say so rather than leave it blank */
-            fr->new_chain = false;
-        }
         fa_reader_close(&rd);
     }
     return 0;

@@ -391,7 +391,7 @@ static int tcp_listener(const fd_config *cfg, const char *spec, bool bind_it,
     }
     if (!cfg->http_token && !is_loopback(ai->ai_addr)) {
         report("--http %s: not a loopback address; a TCP listener on any other address needs "
-               "--http-token (SPEC: filterd refuses to start)",
+               "--http-token; refusing to start",
                spec);
         freeaddrinfo(ai);
         return -1;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -85,7 +87,7 @@ static void expect_error(fdt_conn *c, int status, const char *code)
 {
     int st = 0;
     char *body = raw_response(c, &st);
-    cr_assert(body, "no response (wanted %d %s)", status, code);
+    cr_assert(body, "no response (wanted %d %s); daemon log:\n%s", status, code, fdt_d.log);
     cr_assert_eq(st, status, "%d, wanted %d: %s", st, status, body);
     cJSON *j = fdt_json(body);
     cr_assert_str_eq(fdt_errcode(j), code, "%s", body);
@@ -498,4 +500,62 @@ Test(http, slow_clients_are_closed)
     char *out = curl((const char *[]){"--unix-socket", fdt_d.sock, "http://filterd/healthz", NULL});
     cr_assert_str_eq(out, "{\"ok\":true}\n");
     free(out);
+}
+
+Test(http, audit_failure_gives_503_in_order)
+{
+    char audit[4200];
+    snprintf(audit, sizeof audit, "%s/audit.log", fdt_d.dir);
+    const char *extra[] = {"--audit", audit, NULL};
+    cr_assert_eq(fdt_start(extra), 0);
+    fdt_conn *c = fdt_connect(fdt_d.sock);
+    const char *block =
+        "POST /v1/check HTTP/1.1\r\nContent-Length: 17\r\n\r\n{\"text\":\"a bomb\"}";
+    fdt_sends(c, block);
+    int st = 0;
+    char *body = raw_response(c, &st);
+    cr_assert_eq(st, 200, "%s", body);
+    cr_assert(strstr(body, "\"decision\":\"block\""), "%s", body);
+    free(body);
+
+    /* cap the audit file where it is: every later record fails */
+    struct stat sb;
+    cr_assert_eq(stat(audit, &sb), 0);
+    struct rlimit rl = {(rlim_t)sb.st_size, RLIM_INFINITY};
+    if (prlimit(fdt_d.pid, RLIMIT_FSIZE, &rl, NULL) != 0)
+        cr_skip_test("prlimit(RLIMIT_FSIZE) is not possible here: %s", strerror(errno));
+
+    /* pipelined: a decision that needs a record, one that does not (allow at
+     * --audit-level flag), a health check, a moderation: answered in order,
+     * no decision without its record */
+    char burst[2048];
+    snprintf(
+        burst, sizeof burst,
+        "%s"
+        "POST /v1/check HTTP/1.1\r\nContent-Length: 16\r\n\r\n{\"text\":\"hello\"}"
+        "GET /healthz HTTP/1.1\r\n\r\n"
+        "POST /v1/moderations HTTP/1.1\r\nContent-Length: 24\r\n\r\n{\"input\":[\"x\",\"a bomb\"]}",
+        block);
+    fdt_sends(c, burst);
+    expect_error(c, 503, "audit_failed");
+    body = raw_response(c, &st);
+    cr_assert_eq(st, 200);
+    cr_assert(strstr(body, "\"decision\":\"allow\""), "%s", body);
+    free(body);
+    body = raw_response(c, &st);
+    cr_assert_eq(st, 200);
+    free(body);
+    expect_error(c, 503, "audit_failed");
+
+    /* /readyz says so; after the limit is lifted, decisions come back */
+    fdt_sends(c, "GET /readyz HTTP/1.1\r\n\r\n");
+    expect_error(c, 503, "busy");
+    rl.rlim_cur = RLIM_INFINITY;
+    cr_assert_eq(prlimit(fdt_d.pid, RLIMIT_FSIZE, &rl, NULL), 0);
+    fdt_sends(c, block);
+    body = raw_response(c, &st);
+    cr_assert_eq(st, 200, "%s", body);
+    cr_assert(strstr(body, "\"decision\":\"block\""), "%s", body);
+    free(body);
+    fdt_close(c);
 }
