@@ -93,7 +93,7 @@ bench-audit: deps
 # frame pointers), rerun the artifact with ASAN_OPTIONS=fast_unwind_on_malloc=0.
 BUILD_FUZZ     ?= build-fuzz
 FUZZ_SECONDS   ?= 60
-FUZZ_HARNESSES ?= fuzz_rules fuzz_scan fuzz_stream fuzz_audit_verify fuzz_proto fuzz_http fuzz_httpd
+FUZZ_HARNESSES ?= fuzz_rules fuzz_scan fuzz_stream fuzz_audit_verify fuzz_proto fuzz_http fuzz_httpd fuzz_form
 FUZZ_ARGS      ?=
 # A rule directory (e.g. rules) for fuzz_scan/fuzz_stream instead of their fixed set.
 FUZZ_RULES     ?=

@@ -277,11 +277,15 @@ static int finish_request(fd_http_parser *p)
     r->path = p->head.data ? p->head.data : "";
     const char *q = p->url_len ? memchr(r->path, '?', p->url_len) : NULL;
     r->path_len = q ? (size_t)(q - r->path) : p->url_len;
+    r->query = q ? q + 1 : "";
+    r->query_len = q ? p->url_len - r->path_len - 1 : 0;
     r->body = p->body.data;
     r->body_len = p->body.len;
     if (p->have[HDR_AUTH]) {
         const char *v = p->head.data + p->val_off[HDR_AUTH];
         size_t n = p->val_len[HDR_AUTH];
+        r->auth = v;
+        r->auth_len = n;
         if (n > 7 && strncasecmp(v, "Bearer ", 7) == 0) {
             size_t i = 7;
             while (i < n && v[i] == ' ')

@@ -48,13 +48,17 @@ typedef struct fd_http_request {
     const char *method_name; /* as llhttp names it ("PUT", …) */
     const char *path;        /* the target up to '?' (not NUL-terminated) */
     size_t path_len;
+    const char *query; /* the target after '?' ("" without one; not NUL-terminated) */
+    size_t query_len;
     const char *body; /* the whole body, chunked or not; NUL-terminated */
     size_t body_len;
     /* Each credential header's value (Bearer: the token after "Bearer "),
      * NULL when absent. Not NUL-terminated. */
     const char *cred[FD_HTTP_NCREDS];
     size_t cred_len[FD_HTTP_NCREDS];
-    bool auth_other;       /* an Authorization header of another scheme */
+    bool auth_other;  /* an Authorization header of another scheme */
+    const char *auth; /* the Authorization header's whole value, or NULL */
+    size_t auth_len;
     bool keep_alive;       /* the connection may carry another request */
     uint8_t version_minor; /* HTTP/1.x */
 } fd_http_request;

@@ -8,10 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aliyun.h"
+#include "azure.h"
+#include "form.h"
 #include "jarena.h"
+#include "litellm.h"
 #include "log.h"
 #include "metrics.h"
 #include "openai.h"
+#include "portkey.h"
 #include "utf8.h"
 
 #define JSON "application/json"
@@ -505,6 +510,232 @@ static void ep_moderations(req *r)
         keep_back(s, start, tickets, false);
 }
 
+/* ---- gateway adapters (SPEC §6) ------------------------------------------ */
+
+/* The message for an error of a check made for an adapter. */
+static const char *check_error_msg(int rc)
+{
+    return rc == FD_SVC_EBAD_UTF8      ? "the text is not valid UTF-8"
+           : rc == FD_SVC_ETOO_LARGE   ? "the text is too large"
+           : rc == FD_SVC_EAUDIT       ? "the audit record could not be written"
+           : rc == FD_SVC_EBAD_REQUEST ? "bad request"
+                                       : "scan failed";
+}
+
+/* A 200 JSON response begins at s->out's end: *START its offset; returns
+ * fd_http_begin()'s mark. */
+static size_t begin_ok(req *r, size_t *start)
+{
+    *start = r->s->out.len;
+    return fd_http_begin(&r->s->out, 200, JSON, r->close, NULL);
+}
+
+/* The response begun at START (mark M) is written: end it, count its
+ * latency, keep it back for TICKETS records. */
+static void end_ok(req *r, size_t start, size_t m, unsigned tickets)
+{
+    fd_buf_putc(&r->s->out, '\n');
+    fd_http_end(&r->s->out, m, r->head);
+    fd_svc_count_latency(r->s->t, (uv_hrtime() - r->t0) / 1000);
+    if (tickets)
+        keep_back(r->s, start, tickets, false);
+}
+
+/* One check of TEXT for adapter API, audited with ID_JSON and META. The
+ * result is in *CO; returns 0 or FD_SVC_PENDING, or an error (answered). */
+static int adapter_check(req *r, int api, const char *text, size_t len, const char *meta,
+                         const char *id_json, size_t id_len, fd_svc_check_out *co)
+{
+    fd_httpd *s = r->s;
+    fd_svc_req rq = svc_req(r, id_json, id_len);
+    s->owner.api = api;
+    int rc = fd_svc_check(s->t, &s->owner, text, len, meta, &rq, co);
+    s->owner.api = FD_API_HTTP;
+    if (rc < 0)
+        answer_error(r, rc, check_error_msg(rc));
+    return rc;
+}
+
+/* A parsed JSON body and room for a waiting response: 0, or answered. */
+static int adapter_begin(req *r, int api)
+{
+    fd_svc_count(r->s->t, api, FD_OP_CHECK);
+    if (parse_body(r) != 0)
+        return -1;
+    if (wait_reserve(r->s) != 0) {
+        answer_error(r, FD_SVC_EINTERNAL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* POST /contentsafety/text:analyze (any api-version): Azure AI Content
+ * Safety (azure.h), audited with api "azure". */
+static void ep_azure(req *r)
+{
+    if (adapter_begin(r, FD_API_AZURE) != 0)
+        return;
+    fd_azure_req arq;
+    const char *err;
+    if (fd_azure_parse(r->json, &arq, &err) != 0) {
+        answer_error(r, FD_SVC_EBAD_REQUEST, err);
+        return;
+    }
+    fd_svc_check_out co;
+    int rc = adapter_check(r, FD_API_AZURE, arq.text, arq.len, NULL, NULL, 0, &co);
+    if (rc < 0)
+        return;
+    size_t start, m = begin_ok(r, &start);
+    fd_azure_answer(&r->s->out, &arq, co.rs, co.res);
+    end_ok(r, start, m, rc == FD_SVC_PENDING);
+}
+
+/* POST /beta/litellm_basic_guardrail_api: LiteLLM's generic guardrail API
+ * (litellm.h); every text one check audited with api "litellm" and the
+ * litellm_call_id as its id. */
+static void ep_litellm(req *r)
+{
+    if (adapter_begin(r, FD_API_LITELLM) != 0)
+        return;
+    fd_litellm_req lrq;
+    const char *err;
+    if (fd_litellm_parse(r->json, &lrq, &err) != 0) {
+        answer_error(r, FD_SVC_EBAD_REQUEST, err);
+        return;
+    }
+    fd_buf idj = FD_BUF_INIT;
+    if (lrq.call_id)
+        fd_buf_json_str(&idj, lrq.call_id->valuestring, strlen(lrq.call_id->valuestring));
+    fd_litellm_acc acc = {0};
+    unsigned tickets = 0;
+    int rc = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, lrq.texts)
+    {
+        fd_svc_check_out co;
+        size_t len = strlen(t->valuestring);
+        fd_svc_req rq = svc_req(r, idj.len ? idj.data : NULL, idj.len);
+        r->s->owner.api = FD_API_LITELLM;
+        rc = fd_svc_check(r->s->t, &r->s->owner, t->valuestring, len, NULL, &rq, &co);
+        r->s->owner.api = FD_API_HTTP;
+        if (rc < 0)
+            break;
+        if (rc == FD_SVC_PENDING)
+            tickets++;
+        fd_litellm_add(&acc, co.rs, co.res, t->valuestring, len);
+    }
+    fd_buf_free(&idj);
+    size_t start = r->s->out.len;
+    if (rc < 0) {
+        answer_error(r, rc, check_error_msg(rc));
+        /* Records already on their way still come back to this response. */
+        if (tickets)
+            keep_back(r->s, start, tickets, true);
+        fd_litellm_acc_free(&acc);
+        return;
+    }
+    size_t m = begin_ok(r, &start);
+    fd_litellm_answer(&r->s->out, &acc);
+    fd_litellm_acc_free(&acc);
+    end_ok(r, start, m, tickets);
+}
+
+/* POST /v1/webhooks/portkey: Portkey's webhook guardrail (portkey.h),
+ * audited with api "portkey". */
+static void ep_portkey(req *r)
+{
+    if (adapter_begin(r, FD_API_PORTKEY) != 0)
+        return;
+    fd_portkey_req prq;
+    const char *err;
+    if (fd_portkey_parse(r->json, &prq, &err) != 0) {
+        answer_error(r, FD_SVC_EBAD_REQUEST, err);
+        return;
+    }
+    char meta[64];
+    snprintf(meta, sizeof meta, "{\"hook\":\"%s\"}", prq.hook);
+    fd_svc_check_out co;
+    int rc = adapter_check(r, FD_API_PORTKEY, prq.text, prq.len, meta, NULL, 0, &co);
+    if (rc < 0)
+        return;
+    size_t start, m = begin_ok(r, &start);
+    fd_portkey_answer(&r->s->out, co.rs, co.res);
+    end_ok(r, start, m, rc == FD_SVC_PENDING);
+}
+
+/* POST / with form or query fields: Aliyun TextModerationPlus (aliyun.h),
+ * audited with api "aliyun"; pieces with a sessionId go through the
+ * service's sessions. */
+static void ep_aliyun(req *r)
+{
+    fd_httpd *s = r->s;
+    fd_svc_count(s->t, FD_API_ALIYUN, FD_OP_CHECK);
+    if (wait_reserve(s) != 0) {
+        answer_error(r, FD_SVC_EINTERNAL, "out of memory");
+        return;
+    }
+    fd_aliyun_req arq;
+    const char *err = NULL;
+    int prc =
+        fd_aliyun_parse(r->hr->body, r->hr->body_len, r->hr->query, r->hr->query_len, &arq, &err);
+    if (prc != 0) {
+        answer_error(r, prc == -1 ? FD_SVC_EBAD_REQUEST : FD_SVC_EINTERNAL,
+                     prc == -1 ? err : "out of memory");
+        fd_aliyun_req_free(&arq);
+        return;
+    }
+    fd_buf meta = FD_BUF_INIT;
+    fd_aliyun_meta(&meta, &arq);
+    fd_buf_putc(&meta, '\0');
+    char id[48];
+    snprintf(id, sizeof id, "filterd-%016llx-%08x", (unsigned long long)uv_hrtime(),
+             (unsigned)(s->nreq & 0xffffffffu));
+    char idj[64];
+    snprintf(idj, sizeof idj, "\"%s\"", id);
+    if (meta.oom || meta.len - 1 > FD_META_MAX) {
+        answer_error(r, meta.oom ? FD_SVC_EINTERNAL : FD_SVC_EBAD_REQUEST,
+                     meta.oom ? "out of memory" : "Service or sessionId too long");
+        fd_buf_free(&meta);
+        fd_aliyun_req_free(&arq);
+        return;
+    }
+    fd_svc_req rq = svc_req(r, idj, strlen(idj));
+    int rc;
+    const fd_result *res;
+    const fd_ruleset *rs;
+    const char *text = arq.content;
+    size_t len = arq.len, base = 0;
+    bool before = false;
+    s->owner.api = FD_API_ALIYUN;
+    if (arq.session) {
+        fd_svc_session_out so;
+        rc = fd_svc_session_check(s->t, &s->owner, arq.session, arq.session_len, arq.content,
+                                  arq.len, meta.data, &rq, &so);
+        res = so.res;
+        rs = so.rs;
+        text = so.text;
+        len = so.len;
+        base = so.base;
+        before = so.was_blocked;
+    } else {
+        fd_svc_check_out co;
+        rc = fd_svc_check(s->t, &s->owner, arq.content, arq.len, meta.data, &rq, &co);
+        res = co.res;
+        rs = co.rs;
+    }
+    s->owner.api = FD_API_HTTP;
+    fd_buf_free(&meta);
+    if (rc < 0) {
+        answer_error(r, rc, check_error_msg(rc));
+        fd_aliyun_req_free(&arq);
+        return;
+    }
+    size_t start, m = begin_ok(r, &start);
+    fd_aliyun_answer(&s->out, id, rs, res, text, len, base, before);
+    fd_aliyun_req_free(&arq);
+    end_ok(r, start, m, rc == FD_SVC_PENDING);
+}
+
 static void ep_health(req *r)
 {
     fd_svc_count(r->s->t, FD_API_HTTP, FD_OP_PING);
@@ -666,18 +897,62 @@ static const struct route {
     fd_http_method method; /* GET also answers HEAD */
     ep_fn fn;
 } routes[] = {
-    {"/v1/check", FD_HTTP_POST, ep_check}, {"/v1/moderations", FD_HTTP_POST, ep_moderations},
-    {"/healthz", FD_HTTP_GET, ep_health},  {"/readyz", FD_HTTP_GET, ep_ready},
-    {"/metrics", FD_HTTP_GET, ep_metrics}, {"/v1/version", FD_HTTP_GET, ep_version},
-    {"/v1/stats", FD_HTTP_GET, ep_stats},  {"/v1/reload", FD_HTTP_POST, ep_reload},
+    {"/v1/check", FD_HTTP_POST, ep_check},
+    {"/v1/moderations", FD_HTTP_POST, ep_moderations},
+    {"/healthz", FD_HTTP_GET, ep_health},
+    {"/readyz", FD_HTTP_GET, ep_ready},
+    {"/metrics", FD_HTTP_GET, ep_metrics},
+    {"/v1/version", FD_HTTP_GET, ep_version},
+    {"/v1/stats", FD_HTTP_GET, ep_stats},
+    {"/v1/reload", FD_HTTP_POST, ep_reload},
+    {"/contentsafety/text:analyze", FD_HTTP_POST, ep_azure},
+    {"/beta/litellm_basic_guardrail_api", FD_HTTP_POST, ep_litellm},
+    {"/v1/webhooks/portkey", FD_HTTP_POST, ep_portkey},
+    {"/", FD_HTTP_POST, ep_aliyun},
 };
+
+/* Aliyun's callers cannot send a bearer token: on POST / their AccessKeyId
+ * stands for one — the Credential of Higress's ACS3-HMAC-SHA256
+ * Authorization, or APISIX's AccessKeyId form field (body or query). */
+static bool aliyun_carries(const fd_http_request *hr, const char *t, size_t tlen)
+{
+    if (hr->method != FD_HTTP_POST || hr->path_len != 1 || hr->path[0] != '/')
+        return false;
+    if (hr->auth && hr->auth_len > 17 && strncmp(hr->auth, "ACS3-HMAC-SHA256 ", 17) == 0) {
+        const char *c = memmem(hr->auth, hr->auth_len, "Credential=", 11);
+        if (c) {
+            c += 11;
+            size_t n = 0;
+            while (c + n < hr->auth + hr->auth_len && c[n] != ',')
+                n++;
+            if (fd_httpd_token_eq(c, n, t, tlen))
+                return true;
+        }
+    }
+    fd_buf v = FD_BUF_INIT;
+    bool ok = false;
+    if (fd_form_get(hr->body, hr->body_len, "AccessKeyId", &v) == 1 ||
+        fd_form_get(hr->query, hr->query_len, "AccessKeyId", &v) == 1)
+        ok = fd_httpd_token_eq(v.data, v.len, t, tlen);
+    fd_buf_free(&v);
+    return ok;
+}
+
+static bool authorized(const fd_httpd *s, const fd_http_request *hr)
+{
+    const fd_httpd_access *a = &s->access;
+    if (!a->tcp || !a->token)
+        return true;
+    return carries(hr, a->token, a->token_len) ||
+           (a->admin && carries(hr, a->admin, a->admin_len)) ||
+           aliyun_carries(hr, a->token, a->token_len);
+}
 
 static void route(req *r)
 {
     const fd_http_request *hr = r->hr;
     fd_httpd *s = r->s;
-    if (s->access.tcp && s->access.token && !carries(hr, s->access.token, s->access.token_len) &&
-        !(s->access.admin && carries(hr, s->access.admin, s->access.admin_len))) {
+    if (!authorized(s, hr)) {
         answer_http(r, 401, "unauthorized",
                     "this listener needs a token (Authorization: Bearer, api-key or "
                     "Ocp-Apim-Subscription-Key)",

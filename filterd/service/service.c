@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "sessions.h"
 #include "log.h"
 #include "rules.h"
 
@@ -41,8 +42,16 @@ int fd_service_init(fd_service *svc, const fd_config *cfg, unsigned maxthreads,
     svc->threads = calloc(maxthreads ? maxthreads : 1, sizeof *svc->threads);
     if (!svc->threads)
         return FD_ENOMEM;
+    svc->sessions = fd_svc_sessions_new();
+    if (!svc->sessions) {
+        free(svc->threads);
+        svc->threads = NULL;
+        return FD_ENOMEM;
+    }
     int rc = fd_svc_audit_open(svc);
     if (rc != 0) {
+        fd_svc_sessions_free(svc->sessions);
+        svc->sessions = NULL;
         free(svc->threads);
         svc->threads = NULL;
         return rc;
@@ -53,6 +62,8 @@ int fd_service_init(fd_service *svc, const fd_config *cfg, unsigned maxthreads,
 void fd_service_fini(fd_service *svc)
 {
     fd_svc_audit_close(svc);
+    fd_svc_sessions_free(svc->sessions);
+    svc->sessions = NULL;
     free(svc->threads);
     svc->threads = NULL;
 }
@@ -126,6 +137,10 @@ void fd_svc_thread_free(fd_svc_thread *t)
         fd_scratch_free(t->scratch);
     t->scratch = NULL;
     fd_result_free(&t->result);
+    fd_buf_free(&t->sess_text);
+    fd_buf_free(&t->sess_matches);
+    fd_buf_free(&t->sess_excerpts);
+    fd_buf_free(&t->sess_exoff);
     if (t->rs)
         fd_ruleset_unref(t->rs);
     t->rs = NULL;

@@ -96,7 +96,8 @@ struct fd_service {
     fd_svc_hooks hooks;
     fd_svc_thread **threads; /* registered by fd_svc_thread_init, for stats */
     unsigned nthreads, maxthreads;
-    struct fd_svc_audit *audit; /* NULL without --audit */
+    struct fd_svc_audit *audit;       /* NULL without --audit */
+    struct fd_svc_sessions *sessions; /* pieces checked as one text (sessions.c) */
     uint64_t start_ms;
     /* reloads, for stats (written by the reload runner's thread) */
     _Atomic uint64_t reloads_ok, reloads_failed;
@@ -155,6 +156,9 @@ struct fd_svc_thread {
     fd_result result;
     fd_stats stats;   /* read by other threads (relaxed) */
     fd_ruleset *hold; /* keeps the rule set of the last closed stream alive */
+    /* sessions: the carry and the piece scanned together, and the piece's
+     * matches and excerpts for its record (reused, never shrunk) */
+    fd_buf sess_text, sess_matches, sess_excerpts, sess_exoff;
     fd_svc_reload_req *waiters;
     struct fd_svc_audit_thread *audit; /* NULL without --audit */
     /* Called on this thread after audit completions ran (the transport
@@ -279,6 +283,56 @@ void fd_svc_count(fd_svc_thread *t, int api, int op);
 void fd_svc_count_error(fd_svc_thread *t, int err);
 /* Count a finished check's latency (µs). */
 void fd_svc_count_latency(fd_svc_thread *t, uint64_t us);
+
+/* ---- sessions ------------------------------------------------------------ */
+
+/*
+ * A session: consecutive, non-overlapping pieces of one text checked one
+ * request at a time, whatever connection or thread each arrives on (Aliyun
+ * TextModerationPlus callers cut a long text into pieces with one
+ * sessionId). The table is daemon-wide, under one mutex held only to look
+ * a session up and to update it, never during a scan.
+ *
+ * Each piece is scanned after the session's carry: the last
+ * FD_SESSION_CARRY bytes of the earlier pieces (cut on a character
+ * boundary), so that a match split across pieces is found with the piece
+ * it ends in; matches that end inside the carry were judged before and are
+ * left out. A piece's decision is the worst of its own matches, and block
+ * for every piece after a block of the session. A session ends
+ * --idle-timeout seconds after its last piece (never with 0), or when the
+ * table is full (FD_SESSION_MAX: the least recently used one goes).
+ *
+ * Each piece is one audited check (op "check", the owner's api): the
+ * piece's text, digest and length, its matches with offsets into the piece
+ * (a match that began in an earlier piece starts at 0; its excerpt is the
+ * whole match), META as given (the door names the session there).
+ */
+#define FD_SESSION_CARRY   1024
+#define FD_SESSION_MAX     65536
+#define FD_SESSION_KEY_MAX 256
+
+typedef struct fd_svc_session_out {
+    const fd_result *res; /* this piece's counted matches, offsets into text; its decision */
+    const fd_ruleset *rs; /* names the matches' rules */
+    const char *text;     /* the scanned text: the carry, then the piece (T's buffer) */
+    size_t len;
+    size_t base;      /* where the piece starts in text */
+    bool was_blocked; /* the session had blocked before this piece */
+} fd_svc_session_out;
+
+/*
+ * Check PIECE (LEN bytes) as the next piece of session KEY (1..
+ * FD_SESSION_KEY_MAX bytes) for OWNER. Returns as fd_svc_check(): 0,
+ * FD_SVC_PENDING (answer after RQ->done), or an error (EBAD_REQUEST for a
+ * bad key, EBAD_UTF8, ETOO_LARGE, EAUDIT, EINTERNAL); on an error the
+ * session is unchanged. OUT is valid until the next call on T.
+ */
+int fd_svc_session_check(fd_svc_thread *t, const fd_svc_owner *owner, const char *key,
+                         size_t keylen, const char *piece, size_t len, const char *meta,
+                         const fd_svc_req *rq, fd_svc_session_out *out);
+
+/* Sessions open now (for tests and stats). */
+size_t fd_svc_sessions_count(fd_service *svc);
 
 /* ---- admin --------------------------------------------------------------- */
 
