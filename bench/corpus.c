@@ -146,13 +146,31 @@ int bench_paras_load(int zh, size_t max, size_t maxlen, bench_msgs *out)
             off[f] += l + (e ? 3 : 0);
             while (l && (b[0] == '\n' || b[0] == '%'))
                 b++, l--;
-            if (l < 8 || l > maxlen || memchr(b, '\x1b', l) || memchr(b, '\b', l))
+            /* Terminal colour sequences (ESC [ … m) and overstrikes
+             * (\b) are markup of the fortune file, not text. */
+            char *m = malloc(l + 1);
+            size_t ml = 0;
+            for (size_t k = 0; m && k < l; k++) {
+                if (b[k] == '\x1b') {
+                    k++;
+                    if (k < l && b[k] == '[')
+                        while (k + 1 < l && !((b[k + 1] >= 'A' && b[k + 1] <= 'Z') ||
+                                              (b[k + 1] >= 'a' && b[k + 1] <= 'z')))
+                            k++;
+                    k++; /* the final letter */
+                    continue;
+                }
+                if (b[k] != '\b')
+                    m[ml++] = b[k];
+            }
+            if (!m || ml < 8 || ml > maxlen) {
+                free(m);
                 continue;
-            out->msg[out->n] = malloc(l + 1);
-            memcpy(out->msg[out->n], b, l);
-            out->msg[out->n][l] = '\0';
-            out->len[out->n++] = l;
-            out->total += l;
+            }
+            m[ml] = '\0';
+            out->msg[out->n] = m;
+            out->len[out->n++] = ml;
+            out->total += ml;
         }
     }
     for (size_t f = 0; f < nfiles; f++)

@@ -41,8 +41,9 @@ struct fd_auditlog {
     waiter *head, *tail; /* batches waiting for the next write */
     char prev[65];       /* SHA-256 of the last line in the file */
     uint64_t next_seq;
-    off_t size; /* file size after the last good write */
-    char *wbuf; /* the writer's assembly buffer */
+    off_t size;         /* file size after the last good write */
+    fd_sha256_reuse dg; /* the writer's digest of each line (one context, reused) */
+    char *wbuf;         /* the writer's assembly buffer */
     size_t wcap;
     fd_auditlog_stats st;
 };
@@ -228,6 +229,10 @@ int fd_auditlog_open(const char *path, fd_audit_fsync mode, fd_auditlog **out, f
         return FD_ENOMEM;
     a->mode = mode;
     a->next_seq = 1;
+    if (fd_sha256_reuse_init(&a->dg) != 0) {
+        free(a);
+        return FD_ENOMEM;
+    }
     memcpy(a->prev, ZEROS, 65);
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
@@ -303,7 +308,7 @@ static int assemble(fd_auditlog *a, const fd_audit_batch *b, size_t i, size_t *p
     memcpy(o, head + hl, bl);
     o += bl;
     o += sprintf(o, ",\"prev\":\"%s\"}", prev);
-    if (fd_sha256_hex(line, (size_t)(o - line), prev))
+    if (fd_sha256_reuse_hex(&a->dg, line, (size_t)(o - line), prev))
         return FD_ENOMEM;
     *o++ = '\n';
     *pos = (size_t)(o - a->wbuf);
@@ -418,6 +423,7 @@ void fd_auditlog_close(fd_auditlog *a)
     }
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
+    fd_sha256_reuse_free(&a->dg);
     free(a->path);
     free(a->wbuf);
     free(a);

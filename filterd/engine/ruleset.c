@@ -633,7 +633,7 @@ static int build_holdback(fd_ruleset *rs, const exprs *ex)
             const fd_rinfo *ri = &rs->ri[e->ids[i]];
             uint8_t allow = r->action == FD_ALLOW;
             if (e->lit[i])
-                lit[nl++] = (fd_hb_lit){e->lit[i], (uint32_t)e->lens[i], allow};
+                lit[nl++] = (fd_hb_lit){e->lit[i], (uint32_t)e->lens[i], allow, 0};
             else {
                 rx_rule[nr] = e->ids[i];
                 rx[nr++] = (fd_hb_rx){r->pattern, r->pattern_len, ri->re, ri->width, allow, 0};

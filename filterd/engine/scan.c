@@ -189,10 +189,10 @@ int fd__word_bounded(const char *buf, size_t blen, size_t from, size_t to)
  *
  * Start boundary: the match starts the text, or follows something that is
  * not a narrow word character, or follows a gap; for `word` rules a gap
- * does not count when the word before it is a single letter and so is the
- * match's first segment (`s k i l l` is one spelled-out word: `kill` does
- * not match in it). End boundary: the match ends the text, or what follows
- * is not a narrow word character, or a gap comes first.
+ * does not count when the word before it is a single letter other than
+ * `a` and `i` and so is the match's first segment (`s k i l l` is one
+ * spelled-out word: `kill` does not match in it; `a k i l l` does). End boundary: the match ends
+ * the text, or what follows is not a narrow word character, or a gap comes first.
  */
 int fd__strip_start_ok(const char *buf, const uint8_t *gap, size_t blen, size_t from, size_t to,
                        int word)
@@ -207,8 +207,11 @@ int fd__strip_start_ok(const char *buf, const uint8_t *gap, size_t blen, size_t 
     if (!word || !fd__word_char_at(buf, blen, from))
         return 1;
     /* Spelled-out continuation: a one-letter segment before the gap, and
-     * a one-letter first segment of the match. */
-    int one_before = p == 0 || gap[p] || !fd__word_char_at(buf, blen, fd_utf8_prev(buf, p));
+     * a one-letter first segment of the match. Not when that letter is one
+     * of the English one-letter words `a` and `I`: `a n-i-g-g-e-r`, `I k i
+     * l l` are a word and a spelled-out term. */
+    int one_before = (p == 0 || gap[p] || !fd__word_char_at(buf, blen, fd_utf8_prev(buf, p))) &&
+                     buf[p] != 'a' && buf[p] != 'i';
     size_t next = from + fd_utf8_len((unsigned char)buf[from]);
     int one_after = next >= to || gap[next] || !fd__word_char_at(buf, blen, next);
     return !(one_before && one_after);

@@ -57,11 +57,15 @@ typedef struct sbuf {
     uint32_t ctx;       /* bytes kept before the hold-back (see CTX) */
     uint32_t last_oend; /* original end of the character behind the last byte */
     /* What the text so far could still need (holdback.h): the literal
-     * automaton's state after the last byte, and the buffer offsets before
-     * which no regex match (of any rule, of an allow rule) can be in
-     * progress any more. */
+     * automaton's state after the last byte; per regex of the buffer, the
+     * earliest buffer offset where a match of it may be in progress
+     * (UINT32_MAX: none), and the list of those in progress; the earliest
+     * of the allow regexes, as of the last horizon(). */
     uint32_t ac;
-    uint32_t rxf, arxf;
+    uint32_t *rstart;
+    uint32_t *act;
+    uint32_t nact;
+    uint32_t arx;
 } sbuf;
 
 struct fd_stream {
@@ -415,6 +419,43 @@ static int append_raw(sbuf *sb, const char *p, size_t len, uint32_t at)
     return 0;
 }
 
+/* Regex R of buffer SB may be in progress from buffer offset AT on. */
+static void start_regex(void *ctx, uint32_t r, uint32_t at)
+{
+    sbuf *sb = ctx;
+    if (sb->rstart[r] == UINT32_MAX)
+        sb->act[sb->nact++] = r;
+    if (at < sb->rstart[r])
+        sb->rstart[r] = at;
+}
+
+/* The regexes that the text from buffer offset PREV (of the window) on
+ * can begin are in progress from there: those whose lead literal it
+ * completes, and those a character of it can begin (holdback.h). */
+static void start_regexes(fd_stream *st, int b, size_t prev)
+{
+    sbuf *sb = &st->b[b];
+    const fd_hb *h = &st->rs->hb[b];
+    sb->ac = fd__hb_walk_lead(h, sb->ac, sb->win.text + prev, sb->win.len - prev,
+                              sb->base + (uint32_t)prev, start_regex, sb);
+    if (!h->nre)
+        return;
+    if (!h->nany && !h->nwide && !h->aoff[128] && !h->hcap)
+        return;
+    const unsigned char *t = (const unsigned char *)sb->win.text;
+    for (size_t i = prev; i < sb->win.len;) {
+        size_t cl;
+        uint32_t cp = t[i] < 0x80 ? (cl = 1, t[i]) : fd__hb_decode(t + i, sb->win.len - i, &cl);
+        const uint32_t *l[2];
+        size_t nl[2];
+        fd__hb_firsts(h, cp, &l[0], &nl[0], &l[1], &nl[1]);
+        for (int x = 0; x < 2; x++)
+            for (size_t k = 0; k < nl[x]; k++)
+                start_regex(sb, l[x][k], sb->base + (uint32_t)i);
+        i += cl;
+    }
+}
+
 /* In the stripped view, a match ending where the buffer ends is bounded
  * once a separator run is pending after it: whatever follows will come
  * after a gap or a break (or the text ends there). */
@@ -500,7 +541,7 @@ static int feed_piece(fd_stream *st, fd_scratch *s, const char *piece, size_t le
         settle_before_run(st, b);
         sb->last_oend = orig_end(&c[b], sb, sb->win.map[sb->win.len - 1]);
         if (!st->widest)
-            sb->ac = fd__hb_walk(&st->rs->hb[b], sb->ac, sb->win.text + prev_len[b], added);
+            start_regexes(st, b, prev_len[b]);
         trim(sb);
     }
     st->in += (uint32_t)len;
@@ -550,28 +591,37 @@ static uint32_t future_start(const fd_stream *st, int b, uint32_t w)
     return to_orig(st, b, back(buf_len(sb), w < sb->hold ? w : sb->hold));
 }
 
-/* Advance *FRONT (a buffer offset of buffer B) to the earliest start at
- * which a regex of SET could still be matching, and return it. */
-static uint32_t rx_front(const fd_stream *st, fd_scratch *s, int b, const fd_hb_set *set,
-                         uint32_t *front)
+/* Search again for each regex of buffer B in progress, from where it may
+ * have started: it stays in progress from the earliest start that more
+ * text could still complete, or drops out. Returns the earliest start, and
+ * sets sb->arx to the earliest of the allow regexes (buffer offsets; the
+ * buffer's end when none). */
+static uint32_t regex_front(fd_stream *st, fd_scratch *s, int b)
 {
-    const sbuf *sb = &st->b[b];
-    uint32_t n = buf_len(sb);
-    if (!set->n) {
-        *front = n;
-        return n;
+    sbuf *sb = &st->b[b];
+    const fd_hb *h = &st->rs->hb[b];
+    uint32_t n = buf_len(sb), f = n, fa = n, k = 0;
+    size_t lo = ctx_start(sb);
+    for (uint32_t i = 0; i < sb->nact; i++) {
+        uint32_t r = sb->act[i];
+        size_t from = sb->rstart[r] > sb->base ? sb->rstart[r] - sb->base : 0;
+        if (from < lo)
+            from = lo;
+        size_t x = fd__hb_rx_front(h->re[r].code, sb->win.text, sb->win.len, from, s->md, s->mctx);
+        if (x >= sb->win.len) {
+            sb->rstart[r] = UINT32_MAX;
+            continue;
+        }
+        sb->rstart[r] = sb->base + (uint32_t)x;
+        sb->act[k++] = r;
+        if (sb->rstart[r] < f)
+            f = sb->rstart[r];
+        if (h->re[r].allow && sb->rstart[r] < fa)
+            fa = sb->rstart[r];
     }
-    size_t from = *front > sb->base ? *front - sb->base : 0, lo = ctx_start(sb);
-    if (from < lo)
-        from = lo;
-    size_t f = sb->win.len;
-    for (size_t i = 0; i < set->n && f > from; i++) {
-        size_t x = fd__hb_rx_front(set->code[i], sb->win.text, sb->win.len, from, s->md, s->mctx);
-        if (x < f)
-            f = x;
-    }
-    *front = sb->base + (uint32_t)f;
-    return *front;
+    sb->nact = k;
+    sb->arx = fa;
+    return f;
 }
 
 /*
@@ -581,34 +631,57 @@ static uint32_t rx_front(const fd_stream *st, fd_scratch *s, int b, const fd_hb_
  * the rules that neither covers; never before the hold-back cap; and the
  * first byte the normalizer has not settled.
  */
-static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
+/*
+ * The buffer offset from which automaton T, in state S after the end N of
+ * buffer B, may still be inside a literal (ALLOW: an allow literal); N when
+ * it is not. A separator run the normalizer holds whose byte is already
+ * known (a white space run after text in KEEP: ' ' or '\n'; a run in STRIP
+ * that is a break) is walked ahead: a prefix it cannot continue is dead;
+ * if a literal may begin with that byte, *VIRT is the run's offset.
+ */
+static uint32_t trie_front(const fd_stream *st, int b, const fd_hb *t, uint32_t s, int allow,
+                           uint32_t *virt)
 {
-    sbuf *sb = &st->b[b];
-    const fd_hb *h = &st->rs->hb[b];
+    const sbuf *sb = &st->b[b];
     uint32_t n = buf_len(sb);
-    uint32_t f = n - fd__hb_live(h, sb->ac);
-    uint32_t virt = UINT32_MAX;
-    /* A separator run the normalizer holds whose byte is already known (a
-     * white space run after text in KEEP: ' ' or '\n'; a run in STRIP that
-     * is a break) is walked ahead: a prefix it cannot continue is dead. */
+    if (!t || !t->nnodes)
+        return n;
+    uint32_t (*depth)(const fd_hb *, uint32_t) = allow ? fd__hb_allow : fd__hb_live;
     const fd_norm_state *ns = &sb->ns;
-    if (b != FD_BUF_RAW && h->nnodes && ns->run && ns->any && fd_norm_pending(ns) == ns->run_at &&
+    if (b != FD_BUF_RAW && ns->run && ns->any && fd_norm_pending(ns) == ns->run_at &&
         (b == FD_BUF_KEEP || ns->brk || ns->run > FD_NORM_MAX_NOISE)) {
         static const char brk[] = {FD_NORM_BREAK};
         const char *next = b == FD_BUF_KEEP ? " \n" : brk;
         size_t nnext = b == FD_BUF_KEEP ? 2 : 1;
-        f = n;
+        uint32_t f = n;
         for (size_t k = 0; k < nnext; k++) {
-            uint32_t l = fd__hb_live(h, fd__hb_walk(h, sb->ac, next + k, 1));
+            uint32_t l = depth(t, fd__hb_walk(t, s, next + k, 1));
             if (l == 1)
-                virt = ns->run_at; /* a literal begins with the run's byte */
+                *virt = ns->run_at;
             else if (l > 1 && n + 1 - l < f)
                 f = n + 1 - l;
         }
+        return f;
     }
+    return n - depth(t, s);
+}
+
+/*
+ * The earliest original offset at which a match not yet seen in buffer B
+ * could start, from the state of its text: the longest suffix some literal
+ * (or some regex's lead literal) could still extend, the earliest regex
+ * match in progress, the width of the regexes neither covers; never before
+ * the hold-back cap; and the first byte the normalizer has not settled.
+ */
+static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
+{
+    sbuf *sb = &st->b[b];
+    const fd_hb *h = &st->rs->hb[b];
+    uint32_t n = buf_len(sb), virt = UINT32_MAX;
+    uint32_t f = trie_front(st, b, h, sb->ac, 0, &virt);
     if (h->solo_w && back(n, h->solo_w) < f)
         f = back(n, h->solo_w);
-    uint32_t r = rx_front(st, s, b, &h->rx, &sb->rxf);
+    uint32_t r = regex_front(st, s, b);
     if (r < f)
         f = r;
     if (f < back(n, sb->hold))
@@ -618,23 +691,22 @@ static uint32_t exact_front(fd_stream *st, fd_scratch *s, int b)
 }
 
 /* The same for the allow rules of buffer B alone: no allow match not yet
- * seen can start before it. Computed once per finalize(). */
-static uint32_t allow_front(fd_stream *st, fd_scratch *s, int b)
+ * seen can start before it. Computed once per finalize(), after
+ * horizon() has searched the regexes. */
+static uint32_t allow_front(fd_stream *st, int b)
 {
     if (st->have_af[b])
         return st->afront[b];
     sbuf *sb = &st->b[b];
     const fd_hb *h = &st->rs->hb[b];
-    uint32_t n = buf_len(sb);
-    uint32_t f = n - fd__hb_allow(h, sb->ac);
+    uint32_t n = buf_len(sb), virt = UINT32_MAX;
+    uint32_t f = trie_front(st, b, h, sb->ac, 1, &virt);
     if (h->solo_allow_w && back(n, h->solo_allow_w) < f)
         f = back(n, h->solo_allow_w);
-    if (sb->arxf < sb->rxf)
-        sb->arxf = sb->rxf; /* the allow regexes are among all regexes */
-    uint32_t r = rx_front(st, s, b, &h->rx_allow, &sb->arxf);
-    if (r < f)
-        f = r;
-    st->afront[b] = to_orig(st, b, f);
+    if (sb->arx < f)
+        f = sb->arx;
+    uint32_t o = to_orig(st, b, f);
+    st->afront[b] = virt < o ? virt : o;
     st->have_af[b] = 1;
     return st->afront[b];
 }
@@ -728,7 +800,7 @@ static int push_result(fd_result *res, const pmatch *p, uint8_t suppressed)
  * allow match that could contain it can still appear (nor grow from one
  * already seen but not final).
  */
-static int is_final(fd_stream *st, fd_scratch *s, const pmatch *p)
+static int is_final(fd_stream *st, const pmatch *p)
 {
     if (p->need_after)
         return 0;
@@ -746,7 +818,7 @@ static int is_final(fd_stream *st, fd_scratch *s, const pmatch *p)
      * it must be in progress already, starting at or before P. */
     for (int b = 0; b < FD_BUF_MAX; b++)
         if (ri->allow_w[b] && st->b[b].hs && p->start >= future_start(st, b, ri->allow_w[b]) &&
-            (st->widest || p->start >= allow_front(st, s, b)))
+            (st->widest || p->start >= allow_front(st, b)))
             return 0;
     for (size_t i = 0; i < st->npend; i++) {
         const pmatch *q = &st->pend[i];
@@ -830,14 +902,14 @@ static int combos(fd_stream *st, int at_end)
  * Allow spans that end at or before F (no match can start before F any
  * more) cannot contain a later match and are dropped.
  */
-static int finalize(fd_stream *st, fd_scratch *s, uint32_t f, int at_end, fd_result *res)
+static int finalize(fd_stream *st, uint32_t f, int at_end, fd_result *res)
 {
     memset(st->have_af, 0, sizeof st->have_af);
     if (combos(st, at_end))
         return -1;
     for (size_t i = 0; i < st->npend; i++) {
         pmatch *p = &st->pend[i];
-        if (p->dead || p->action != FD_ALLOW || !(at_end || is_final(st, s, p)))
+        if (p->dead || p->action != FD_ALLOW || !(at_end || is_final(st, p)))
             continue;
         if (grow((void **)&st->allow, &st->acap, st->nallow, sizeof *st->allow))
             return -1;
@@ -850,7 +922,7 @@ static int finalize(fd_stream *st, fd_scratch *s, uint32_t f, int at_end, fd_res
         pmatch *p = &st->pend[i];
         if (p->dead)
             continue;
-        if (!at_end && !is_final(st, s, p))
+        if (!at_end && !is_final(st, p))
             continue;
         uint8_t sup = 0;
         for (size_t a = 0; a < st->nallow && !sup; a++)
@@ -917,6 +989,15 @@ int fd_stream_open(fd_ruleset *rs, fd_scratch *s, uint32_t max_holdback, fd_stre
             continue;
         fd_norm_begin(&sb->ns, b == FD_BUF_STRIP ? FD_NORM_STRIP_SEP : FD_NORM_KEEP_SEP);
         sb->hold = rs->width[b] < max_holdback ? rs->width[b] : max_holdback;
+        if (rs->hb[b].nre) {
+            sb->rstart = malloc(rs->hb[b].nre * sizeof *sb->rstart);
+            sb->act = malloc(rs->hb[b].nre * sizeof *sb->act);
+            if (!sb->rstart || !sb->act) {
+                fd_stream_free(st);
+                return FD_ENOMEM;
+            }
+            memset(sb->rstart, 0xFF, rs->hb[b].nre * sizeof *sb->rstart);
+        }
         /* 4 bytes a character of look-behind, and 4 more for the cut on a
          * character boundary that trim() may move forward. */
         sb->ctx = CTX > 4 * rs->max_lookbehind + 8 ? CTX : 4 * rs->max_lookbehind + 8;
@@ -991,7 +1072,7 @@ int fd_stream_feed(fd_stream *st, fd_scratch *s, const char *chunk, size_t len, 
     }
     if (!r) {
         uint32_t f = horizon(st, s, 0);
-        r = finalize(st, s, f, 0, res) ? FD_ENOMEM : 0;
+        r = finalize(st, f, 0, res) ? FD_ENOMEM : 0;
         set_release(st, f, res, release);
     }
     if (r)
@@ -1034,7 +1115,7 @@ int fd_stream_close(fd_stream *st, fd_scratch *s, fd_result *res, uint64_t *rele
     for (size_t i = 0; i < st->npend; i++)
         st->pend[i].need_after = 0;
     if (!r)
-        r = finalize(st, s, UINT32_MAX, 1, res) ? FD_ENOMEM : 0;
+        r = finalize(st, UINT32_MAX, 1, res) ? FD_ENOMEM : 0;
     if (!r && st->npart)
         r = FD_EUTF8; /* the text ended inside a character */
     set_release(st, UINT32_MAX, res, release);
@@ -1051,6 +1132,8 @@ void fd_stream_free(fd_stream *st)
         if (st->b[b].hs)
             hs_close_stream(st->b[b].hs, NULL, NULL, NULL);
         fd_normbuf_free(&st->b[b].win);
+        free(st->b[b].rstart);
+        free(st->b[b].act);
     }
     fd_ruleset_unref(st->rs);
     free(st->pend);
@@ -1098,6 +1181,7 @@ size_t fd_stream_bytes(const fd_stream *st)
         if (st->rs->sdb[b] && hs_stream_size(st->rs->sdb[b], &sz) == HS_SUCCESS)
             n += sz;
         n += sb->win.cap * (1 + sizeof *sb->win.map);
+        n += 2 * st->rs->hb[b].nre * sizeof(uint32_t);
     }
     return n;
 }

@@ -3,11 +3,13 @@
  * (SPEC §2 open/chunk/close).
  *
  * A stream gives exactly the matches and the decision that fd_scan() gives
- * for the whole text, found as soon as their last byte arrives, and after
- * each chunk says how many bytes from the start may be delivered: the
- * release point. Released bytes can never become part of a match any more
- * (given the longest match of the loaded rules) and never include a byte
- * of a blocking match.
+ * for the whole text, found as soon as they are certain, and after each
+ * chunk says how many bytes from the start may be delivered: the release
+ * point, always on a character boundary. Released bytes can never become
+ * part of a match any more and never include a byte of a blocking match;
+ * what is held back is what the text so far could still need (the literal
+ * prefixes and regex matches in progress, holdback.h), never more than the
+ * hold-back cap.
  *
  * Ownership: fd_stream_open() takes a reference to the rule set, so a
  * stream keeps the rules it was opened with across reloads; fd_stream_free()

@@ -93,6 +93,7 @@ int fd_conn_registry_init(fd_conn_registry *r, size_t maxfd)
     r->nwords = maxfd / 64 + 1;
     r->bits = calloc(r->nwords, sizeof *r->bits);
     atomic_init(&r->nopen, 0);
+    atomic_init(&r->gen, 0);
     return r->bits ? 0 : FD_ENOMEM;
 }
 
@@ -112,6 +113,7 @@ static void reg_set(fd_conn_registry *r, int fd, bool on)
         atomic_fetch_or(&r->bits[w], bit);
     else
         atomic_fetch_and(&r->bits[w], ~bit);
+    atomic_fetch_add_explicit(&r->gen, 1, memory_order_relaxed);
 }
 
 /*
@@ -145,6 +147,55 @@ static unsigned count_dead(fd_conn_registry *r)
         for (size_t i = 0; i < n; i++)
             dead += (pf[i].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
     return dead;
+}
+
+/*
+ * Close SET's own connections whose client has hung up completely
+ * (POLLHUP: nobody can read an answer any more) and whose EOF this worker
+ * has not read yet: they leave the count at once.
+ */
+static void reap_own(fd_conn_set *set)
+{
+    enum { BATCH = 256 };
+    struct pollfd pf[BATCH];
+    fd_conn *batch[BATCH];
+    fd_conn *c = set->conns;
+    while (c) {
+        size_t n = 0;
+        for (; c && n < BATCH; c = c->next) {
+            if (c->closing || !c->registered)
+                continue;
+            pf[n] = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+            batch[n++] = c;
+        }
+        if (n && poll(pf, n, 0) > 0)
+            for (size_t i = 0; i < n; i++)
+                if (pf[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+                    fd_conn_close(batch[i]); /* the handle closes later: c stays valid */
+    }
+}
+
+/*
+ * At the limit: close SET's own hung-up connections, then count the other
+ * threads' (count_dead). Probed again only when a connection has entered
+ * or left the registry or the loop's clock has moved since, so a flood of
+ * connections rejected at the limit costs one probe per loop iteration,
+ * not one each; and since the probe closes this thread's dead ones, a
+ * flood of quick connect/close cycles brings the count down instead of
+ * probing at every admission.
+ */
+static unsigned dead_now(fd_conn_set *set)
+{
+    uint64_t now = uv_now(set->loop);
+    uint64_t gen = atomic_load_explicit(&set->reg->gen, memory_order_relaxed);
+    if (!set->dead_valid || set->dead_at != now || set->dead_gen != gen) {
+        reap_own(set);
+        set->dead = count_dead(set->reg);
+        set->dead_at = now;
+        set->dead_gen = atomic_load_explicit(&set->reg->gen, memory_order_relaxed);
+        set->dead_valid = true;
+    }
+    return set->dead;
 }
 
 /* ---- state ----------------------------------------------------------------- */
@@ -647,7 +698,12 @@ void fd_conn_adopt(fd_conn_set *set, int fd, bool tcp)
         fd_conn_registry *reg = set->reg;
         unsigned open = atomic_fetch_add(&reg->nopen, 1);
         unsigned max = set->cfg->max_connections;
-        if (open >= max && open - count_dead(reg) >= max) {
+        unsigned dead = 0;
+        if (open >= max) {
+            dead = dead_now(set);
+            open = atomic_load(&reg->nopen) - 1; /* the reaped ones are out */
+        }
+        if (open >= max && open - (dead < open ? dead : open) >= max) {
             atomic_fetch_sub(&reg->nopen, 1);
             why = "too many connections";
         } else {

@@ -68,6 +68,7 @@ typedef struct fd_conn_registry {
     _Atomic uint64_t *bits;
     size_t nwords;
     atomic_uint nopen;
+    _Atomic uint64_t gen; /* bumped whenever a connection enters or leaves */
 } fd_conn_registry;
 
 int fd_conn_registry_init(fd_conn_registry *r, size_t maxfd);
@@ -83,6 +84,12 @@ typedef struct fd_conn_set {
     unsigned nconns;
     fd_conn *dirty; /* connections with responses to write this iteration */
     bool draining;  /* graceful stop: new connections get busy */
+    /* At the --max-connections limit: the hung-up connections counted at
+     * loop time dead_at, registry generation dead_gen (a flood of rejected
+     * connections costs one probe, not one each). */
+    uint64_t dead_at, dead_gen;
+    unsigned dead;
+    bool dead_valid;
     /* After a connection was freed (a draining worker checks whether it
      * is done). */
     void (*on_free)(void *arg);

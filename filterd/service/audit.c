@@ -4,13 +4,12 @@
  * thread and hands the outcomes back as tickets.
  *
  * Cost per audited decision on the request path: one SHA-256 over the text
- * (a per-thread digest context, reused), the record formatted into a
+ * (a per-thread digest context, reused: no libcrypto allocation), the record formatted into a
  * per-thread buffer and copied into the current batch; no allocation once
  * those buffers have their working size, no lock, no system call.
  */
 #include "audit.h"
 
-#include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 
 #include "auditlog.h"
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 
 typedef struct ticket {
@@ -46,7 +46,7 @@ struct fd_svc_audit_thread {
     uv_async_t async; /* the writer hands batches back through it */
     bool async_open;
     fd_buf body;        /* the record being formatted */
-    EVP_MD_CTX *md;     /* for the text's digest, reused */
+    fd_sha256_reuse dg; /* for the text's digest: one context, reused */
     time_t ts_sec;      /* "YYYY-MM-DDTHH:MM:SS" of ts_sec, cached: */
     char ts_prefix[32]; /* gmtime_r() once per second, not per record */
 };
@@ -55,7 +55,6 @@ struct fd_svc_audit {
     fd_auditlog *log;
     const fd_config *cfg;
     const char *path;
-    EVP_MD *sha256; /* fetched once, shared read-only */
     uv_thread_t writer;
     bool writer_running;
     uv_mutex_t mu;
@@ -101,25 +100,6 @@ static size_t format_ts(struct fd_svc_audit_thread *at, char *buf)
         at->ts_sec = ts.tv_sec;
     }
     return (size_t)snprintf(buf, 48, "\"ts\":\"%s.%06ldZ\"", at->ts_prefix, ts.tv_nsec / 1000);
-}
-
-/* SHA-256 of DATA as 64 lowercase hex digits, with the thread's reused
- * context; 0 or FD_ENOMEM. */
-static int digest_hex(struct fd_svc_audit_thread *at, const EVP_MD *md, const char *data,
-                      size_t len, char hex[65])
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (EVP_DigestInit_ex(at->md, md, NULL) != 1 || EVP_DigestUpdate(at->md, data, len) != 1 ||
-        EVP_DigestFinal_ex(at->md, d, &n) != 1 || n != 32)
-        return FD_ENOMEM;
-    for (unsigned i = 0; i < 32; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[64] = '\0';
-    return 0;
 }
 
 /* Format R (with the text's digest HEX) as the record body into at->body:
@@ -244,7 +224,7 @@ int fd_svc_audit_record(fd_svc_thread *t, const fd_svc_rec *r, fd_svc_done_fn cb
     char hex[65];
     const char *sha = r->sha256;
     if (!sha) {
-        if (digest_hex(at, a->sha256, r->text, r->len, hex) != 0)
+        if (fd_sha256_reuse_hex(&at->dg, r->text, r->len, hex) != 0)
             return FD_ENOMEM;
         sha = hex;
     }
@@ -457,9 +437,8 @@ int fd_svc_audit_thread_init(fd_svc_thread *t)
     if (!at)
         return FD_ENOMEM;
     at->t = t;
-    at->md = EVP_MD_CTX_new();
-    if (!at->md || uv_async_init(t->loop, &at->async, async_cb) != 0) {
-        EVP_MD_CTX_free(at->md);
+    if (fd_sha256_reuse_init(&at->dg) != 0 || uv_async_init(t->loop, &at->async, async_cb) != 0) {
+        fd_sha256_reuse_free(&at->dg);
         free(at);
         return FD_ENOMEM;
     }
@@ -514,7 +493,7 @@ void fd_svc_audit_thread_free(fd_svc_thread *t)
         batch_free(b);
     }
     fd_buf_free(&at->body);
-    EVP_MD_CTX_free(at->md);
+    fd_sha256_reuse_free(&at->dg);
     free(at);
     t->audit = NULL;
 }
@@ -538,7 +517,6 @@ static void free_audit(fd_svc_audit *a)
     if (a->log)
         fd_auditlog_close(a->log); /* fdatasync unless --audit-fsync never */
     fd_audit_batch_free(&a->merged);
-    EVP_MD_free(a->sha256);
     free(a->owners);
     free(a);
 }
@@ -559,11 +537,9 @@ int fd_svc_audit_open(fd_service *svc)
     a->path = cfg->audit_path;
     a->maxowners = svc->maxthreads + 1;
     a->owners = calloc(a->maxowners, sizeof *a->owners);
-    a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     fd_audit_batch_init(&a->merged);
-    if (!a->owners || !a->sha256) {
-        fd_error("audit log: %s",
-                 a->owners ? "SHA-256 is not available from libcrypto" : "out of memory");
+    if (!a->owners) {
+        fd_error("audit log: out of memory");
         free_audit(a);
         return FD_ENOMEM;
     }

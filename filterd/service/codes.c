@@ -3,11 +3,11 @@
  */
 #include "codes.h"
 
-static const char *const api_names[FD_API_COUNT] = {
+const char *const fd_svc_api_names[FD_API_COUNT] = {
     "ndjson", "http", "openai", "azure", "litellm", "aliyun", "portkey", "proxy",
 };
 
-static const char *const op_names[FD_OP_COUNT] = {
+const char *const fd_svc_op_names[FD_OP_COUNT] = {
     "check", "ping", "version", "stats", "reload", "open", "chunk", "close",
 };
 
@@ -35,12 +35,12 @@ static const struct {
 
 const char *fd_svc_api_name(int api)
 {
-    return api >= 0 && api < FD_API_COUNT ? api_names[api] : "?";
+    return api >= 0 && api < FD_API_COUNT ? fd_svc_api_names[api] : "?";
 }
 
 const char *fd_svc_op_name(int op)
 {
-    return op >= 0 && op < FD_OP_COUNT ? op_names[op] : "?";
+    return op >= 0 && op < FD_OP_COUNT ? fd_svc_op_names[op] : "?";
 }
 
 int fd_svc_code_index(int err)

@@ -66,6 +66,10 @@ enum {
 
 const char *fd_svc_api_name(int api);
 const char *fd_svc_op_name(int op);
+/* All of them, indexed by fd_svc_api / fd_svc_op (for expositions that
+ * take name arrays). */
+extern const char *const fd_svc_api_names[FD_API_COUNT];
+extern const char *const fd_svc_op_names[FD_OP_COUNT];
 
 /* The SPEC §2 code for ERR (a service or an engine code): FD_EUTF8 is
  * bad_utf8, FD_ETOOBIG too_large, any other engine code internal. */

@@ -340,7 +340,17 @@ size_t fd_svc_sessions_count(fd_service *svc);
 void fd_svc_version(fd_svc_thread *t, fd_buf *out);
 /* The `stats` answer's members (no braces) into OUT. */
 void fd_svc_stats(fd_svc_thread *t, fd_buf *out);
-/* A snapshot of every counter (for `stats` and a metrics exposition). */
+/*
+ * A snapshot of every counter, for `stats` and a metrics exposition:
+ * requests per interface and op (ops[api][op], named by fd_svc_api_names
+ * and fd_svc_op_names), errors per SPEC code, decisions, counted matches
+ * per category and action (matches[cat][0] flag, [1] block; categories
+ * named by x.cat_ids), the check latency (log-linear buckets for the
+ * percentiles, fd_stats_lat_upper; fixed buckets for a histogram,
+ * fd_stats_hist_us; lat_sum_us), bytes, connections, streams,
+ * rules, reloads and the audit log's counts. Any thread (T only names the
+ * rule set whose category names are used).
+ */
 void fd_svc_stats_snapshot(fd_svc_thread *t, fd_stats_snapshot *snap);
 
 /*

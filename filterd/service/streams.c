@@ -135,6 +135,9 @@ static void keep_matches(fd_svc_stream *cs, const fd_result *res, const char *ch
         const fd_match *m = &res->matches[i];
         if (!fd_svc_counts(m))
             continue;
+        uint32_t cat = fd_ruleset_rule(fd_stream_ruleset(cs->st), m->rule)->category;
+        if (cat < FD_STATS_MAX_CATS)
+            fd_stat_add(&cs->t->stats.matches[cat][m->action == FD_BLOCK], 1);
         if (cs->nmatches == FD_CSTREAM_MAX_MATCHES) {
             cs->dropped++;
             continue;

@@ -5,6 +5,11 @@
 set -eu
 src=${1:?usage: verify-unit.sh SOURCE_DIR FILTERD}
 daemon=${2:?usage: verify-unit.sh SOURCE_DIR FILTERD}
+# A private user namespace hides every client's uid (SO_PEERCRED gives 65534):
+# run-unit.sh shows it where systemd runs; this catches it everywhere.
+if grep -qE '^PrivateUsers=(yes|true|on|1|self|identity|full)' "$src/deploy/filterd.service"; then
+    echo "deploy/filterd.service sets PrivateUsers=: clients would all be uid 65534"; exit 1
+fi
 command -v systemd-analyze >/dev/null 2>&1 || { echo "systemd-analyze not installed: skipped"; exit 77; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

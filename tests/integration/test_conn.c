@@ -379,3 +379,32 @@ Test(conn, churn_no_spurious_busy)
     expect_ping(c);
     fdt_close(c);
 }
+
+/*
+ * A flood of rejected connections does not flood the log: the warning is
+ * rate-limited (a few lines, then a count of those left out).
+ */
+Test(conn, rejected_warnings_rate_limited)
+{
+    const char *extra[] = {"--max-connections", "1", NULL};
+    cr_assert(fdt_start(extra) == 0, "%s", fdt_d.log);
+    fdt_conn *a = fdt_connect(fdt_d.sock);
+    expect_ping(a);
+    enum { N = 100 };
+    for (int i = 0; i < N; i++) {
+        fdt_conn *c = fdt_connect(fdt_d.sock);
+        char *line = fdt_readline(c, FDT_TIMEOUT_MS);
+        cr_assert(line && strstr(line, "\"busy\""), "%d: %s", i, line ? line : "(none)");
+        free(line);
+        fdt_close(c);
+    }
+    cr_assert(fdt_wait_log(&fdt_d, "rejected: too many connections", FDT_TIMEOUT_MS), "%s",
+              fdt_d.log);
+    pthread_mutex_lock(&fdt_d.mu);
+    int lines = 0;
+    for (const char *p = fdt_d.log; (p = strstr(p, "rejected: too many connections")); p++)
+        lines++;
+    pthread_mutex_unlock(&fdt_d.mu);
+    cr_assert_leq(lines, 10, "%d warning lines for %d rejections", lines, N);
+    fdt_close(a);
+}

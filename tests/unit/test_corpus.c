@@ -14,17 +14,13 @@
  * counted. The offensive collection (`off/`), binary indexes (*.dat) and
  * the *.u8 duplicates are not read.
  */
-#include "testutil.h"
+#include "corpus_util.h"
 
 #include <dirent.h>
 
 #include "utf8.h"
 
 #define FORTUNES "/usr/share/games/fortunes"
-
-typedef struct corpus_stats {
-    size_t files, entries, invalid, flags, blocks;
-} corpus_stats;
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -51,52 +47,6 @@ static char *slurp(const char *path, size_t *len)
     fclose(f);
     *len = n;
     return b;
-}
-
-/* One-line excerpt of TEXT[S, E) with some context, newlines shown as ⏎. */
-static void show(FILE *out, const char *text, size_t len, size_t s, size_t e)
-{
-    size_t a = s > 24 ? s - 24 : 0, b = e + 24 < len ? e + 24 : len;
-    while (a > 0 && ((unsigned char)text[a] & 0xC0) == 0x80)
-        a--;
-    while (b < len && ((unsigned char)text[b] & 0xC0) == 0x80)
-        b++;
-    fputc('"', out);
-    for (size_t i = a; i < b; i++) {
-        if (i == s)
-            fputs("[[", out);
-        if (text[i] == '\n')
-            fputs("\xE2\x8F\x8E", out);
-        else if ((unsigned char)text[i] >= 0x20 || text[i] == '\t')
-            fputc(text[i], out);
-        if (i + 1 == e)
-            fputs("]]", out);
-    }
-    fputc('"', out);
-}
-
-/* Scan one benign entry, print each block/flag match, count the decision. */
-static void scan_entry(fd_ruleset *rs, fd_scratch *sc, fd_result *res, const char *name,
-                       size_t entry, const char *t, size_t tl, corpus_stats *st)
-{
-    if (!fd_utf8_valid(t, tl)) {
-        st->invalid++;
-        return;
-    }
-    cr_assert_eq(fd_scan(rs, sc, t, tl, res), 0);
-    for (size_t i = 0; i < res->n; i++) {
-        const fd_match *m = &res->matches[i];
-        if (m->action == FD_ALLOW || m->suppressed)
-            continue;
-        const fd_rule *r = fd_ruleset_rule(rs, m->rule);
-        fprintf(stderr, "corpus: %s %s#%zu %s[%s] %s:%u ", m->action == FD_BLOCK ? "BLOCK" : "flag",
-                name, entry, r->id, fd_ruleset_category(rs, r->category)->id,
-                fd_ruleset_file(rs, r->file), r->line);
-        show(stderr, t, tl, m->start, m->end);
-        fputc('\n', stderr);
-    }
-    st->flags += res->decision == FD_FLAG;
-    st->blocks += res->decision == FD_BLOCK;
 }
 
 /* Scan every entry of one fortune file; report flags and blocks. */
@@ -195,106 +145,6 @@ Test(corpus, fortunes_never_blocked, .timeout = 600)
             st.files, st.entries, st.invalid, st.flags, st.blocks);
     cr_expect_gt(st.entries, 10000, "the fortune files look incomplete");
     cr_expect_eq(st.blocks, 0, "%zu benign corpus entries blocked (BLOCK lines above)", st.blocks);
-    fd_result_free(&res);
-    fd_scratch_free(sc);
-    fd_ruleset_unref(rs);
-}
-
-/* The bundled rule set, or a failed test. */
-static fd_ruleset *bundled(void)
-{
-    fd_diag diag = FD_DIAG_INIT;
-    fd_ruleset *rs = NULL;
-    int r = fd_ruleset_load(FD_SOURCE_DIR "/rules", &rs, &diag);
-    if (r) {
-        char *all = fd_diag_join(&diag);
-        cr_assert_fail("bundled rules: %s\n%s", fd_strerror(r), all ? all : "");
-    }
-    fd_diag_free(&diag);
-    return rs;
-}
-
-/* Append the text of one troff line to P (macros dropped, font changes and
- * the common escapes removed), as a man page reader sees it. */
-static void troff_text(const char *line, char *p, size_t *n, size_t cap)
-{
-    if (line[0] == '.' || line[0] == '\'')
-        return;
-    for (const char *q = line; *q && *q != '\n' && *n + 2 < cap; q++) {
-        if (q[0] == '\\' && q[1]) {
-            if (q[1] == 'f' && q[2]) {
-                q += 2; /* \fB, \fI, \fP, \fR */
-                continue;
-            }
-            if (q[1] == '-' || q[1] == 'e' || q[1] == '\\') {
-                p[(*n)++] = q[1] == 'e' ? '\\' : q[1];
-                q++;
-                continue;
-            }
-            q++; /* \, \/ \& and others: dropped */
-            continue;
-        }
-        p[(*n)++] = *q;
-    }
-    p[(*n)++] = '\n';
-}
-
-/*
- * Debian's Chinese manual pages (package manpages-zh: ~1,500 pages of
- * simplified and traditional technical prose, command names and option
- * lists mixed with Chinese), one paragraph per entry: none may be blocked.
- */
-Test(corpus, manpages_zh_never_blocked, .timeout = 600)
-{
-    FILE *ls = popen("find /usr/share/man/zh_CN /usr/share/man/zh_TW -name '*.gz' "
-                     "-type f 2>/dev/null | LC_ALL=C sort",
-                     "r");
-    cr_assert(ls);
-    fd_ruleset *rs = bundled();
-    fd_scratch *sc = NULL;
-    cr_assert_eq(fd_scratch_new(rs, &sc), 0);
-    fd_result res;
-    fd_result_init(&res);
-    corpus_stats st = {0};
-    char path[4096], cmd[4200], line[8192];
-    size_t cap = 1 << 16;
-    char *para = malloc(cap);
-    cr_assert(para);
-    while (fgets(path, sizeof path, ls)) {
-        path[strcspn(path, "\n")] = '\0';
-        snprintf(cmd, sizeof cmd, "gzip -dc '%s'", path);
-        FILE *f = popen(cmd, "r");
-        cr_assert(f);
-        st.files++;
-        size_t n = 0, entry = 0;
-        const char *name = strstr(path, "/man/") ? strstr(path, "/man/") + 5 : path;
-        for (;;) {
-            int eof = !fgets(line, sizeof line, f);
-            /* A paragraph ends at a blank line or a paragraph/section macro. */
-            int brk = eof || line[0] == '\n' ||
-                      (line[0] == '.' && strchr("PSTIL", line[1]) && line[1] != '\0');
-            if (brk && n > 0) {
-                entry++;
-                st.entries++;
-                scan_entry(rs, sc, &res, name, entry, para, n, &st);
-                n = 0;
-            }
-            if (eof)
-                break;
-            troff_text(line, para, &n, cap);
-        }
-        pclose(f);
-    }
-    pclose(ls);
-    free(para);
-    fprintf(stderr,
-            "corpus: manpages-zh: %zu pages, %zu paragraphs (%zu not UTF-8, skipped), %zu "
-            "flagged, %zu blocked\n",
-            st.files, st.entries, st.invalid, st.flags, st.blocks);
-    if (st.files == 0)
-        cr_skip_test("manpages-zh not installed (scripts/install-deps.sh installs it)");
-    cr_expect_gt(st.files, 1000, "the manual pages look incomplete");
-    cr_expect_eq(st.blocks, 0, "%zu benign paragraphs blocked (BLOCK lines above)", st.blocks);
     fd_result_free(&res);
     fd_scratch_free(sc);
     fd_ruleset_unref(rs);

@@ -21,6 +21,7 @@ static const char *RULES = "@category A1.4\n"
                            "@id zh.gun-sale\n出售枪支\n"
                            "@id w.whore\nwhore\n"
                            "@id w.sex\nsex\n"
+                           "@id w.falungong\nfalungong\n"
                            "@match normalized\n"
                            "@id zh.meth\n冰毒\n"
                            "@id zh.cover\n覆盖\n"
@@ -105,6 +106,10 @@ static const evasion_case hits[] = {
     {"I will k.i.l.l you", "w.kill", "k.i.l.l"},
     {"I kill you", "w.kill", "kill"},
     {"the k i l l", "w.kill", "k i l l"},
+    {"call him a n-i-g-g-e-r", "w.nigger", "n-i-g-g-e-r"},
+    {"I k i l l", "w.kill", "k i l l"},
+    {"about Fa-Lun-Gong.", "w.falungong", "Fa-Lun-Gong"},
+    {"the fa lun gong", "w.falungong", "fa lun gong"},
     {"you a s s", "w.ass", "a s s"},
     {"a-s-s!", "w.ass", "a-s-s"},
     {"n-i-g-g-e-r", "w.nigger", "n-i-g-g-e-r"},
@@ -176,6 +181,7 @@ static const miss_case misses[] = {
     {"c l a s s", "w.ass"},
     {"s k i l l", "w.kill"},
     {"s.k.i.l.l", "w.kill"},
+    {"b a s s", "w.ass"},
     {"killer", "w.kill"},
     {"was sick", "w.ass"},
     {"has sent", "w.ass"},

@@ -78,6 +78,8 @@ static const char *CORPUS[] = {
     "出售,枪支 and 爆炸,弹片 or 炸 弹 k i l l",
     "ass",
     "a s s",
+    /* look-alike letters, Japanese and variant Han forms */
+    "a bоmb (Cyrillic о), ｂοｍｂ, 制造炸弾 and 製 造 炸弾, k.і.l.l",
 };
 
 static fd_ruleset *rs;
