@@ -101,6 +101,11 @@ int fd_svc_thread_init(fd_service *svc, fd_svc_thread *t, unsigned idx, uv_loop_
     t->idx = idx;
     t->loop = loop;
     fd_result_init(&t->result);
+    /* the sessions' buffers start empty whatever T held */
+    memset(&t->sess_text, 0, sizeof t->sess_text);
+    memset(&t->sess_matches, 0, sizeof t->sess_matches);
+    memset(&t->sess_excerpts, 0, sizeof t->sess_excerpts);
+    memset(&t->sess_exoff, 0, sizeof t->sess_exoff);
     int rc = fd_scratch_new(rs, &t->scratch);
     if (rc != 0) {
         fd_error("scratch: %s", fd_strerror(rc));
