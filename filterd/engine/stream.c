@@ -282,6 +282,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     return 0;
 }
 
+static uint32_t to_orig(const fd_stream *st, int b, uint32_t off);
+
 /*
  * Run a regex over the window with PCRE2 and record the matches not
  * recorded before. Mid-stream the run uses partial matching: a match that
@@ -311,9 +313,15 @@ static int confirm(sctx *c, uint32_t rule, int final)
             return 0;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
         if (rc == PCRE2_ERROR_PARTIAL) {
+            /* A partial match may begin at the very end of the window
+             * (ov[0] == len: map[len] is not part of the window) or, as
+             * regexes run on bytes, inside a character: to_orig() gives a
+             * character start the release may stop at (fuzz_stream
+             * finding: a stale map entry released half a character). */
+            uint32_t from = to_orig(st, c->b, sb->base + (uint32_t)ov[0]);
             if (grow((void **)&st->held, &st->hcap, st->nheld, sizeof *st->held))
                 return -1;
-            st->held[st->nheld++] = (struct held){rule, sb->win.map[ov[0]], (uint8_t)c->b};
+            st->held[st->nheld++] = (struct held){rule, from, (uint8_t)c->b};
             return 0;
         }
         if (rc < 0) {
