@@ -52,7 +52,12 @@ static void init_once(void)
 }
 
 /* Check every response in OUT; returns how many final ones. */
-static size_t check_responses(const fd_buf *out)
+/* HEAD: the answer to a HEAD request has the headers of the answer to GET,
+ * Content-Length included, and no body (RFC 9110 9.3.2). The responses do
+ * not say which request they answer, so when the input holds a HEAD
+ * request, a response whose body would begin with the next status line is
+ * taken as one without a body. */
+static size_t check_responses(const fd_buf *out, int has_head)
 {
     if (!out->len)
         return 0;
@@ -80,6 +85,12 @@ static size_t check_responses(const fd_buf *out)
         if (!cl)
             FAIL("no Content-Length");
         size_t len = strtoul(cl + 18, NULL, 10);
+        if (has_head &&
+            (hend == end || ((size_t)(end - hend) >= 9 && !memcmp(hend, "HTTP/1.1 ", 9)))) {
+            p = hend;
+            n++;
+            continue;
+        }
         if ((size_t)(end - hend) < len)
             FAIL("body shorter than its Content-Length");
         if (memmem(p, (size_t)(hend - p), "application/json", 16)) {
@@ -148,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (s.done && fd_httpd_feed(&s, "GET / HTTP/1.1\r\n\r\n", 18) != 0)
         FAIL("a done session took more bytes");
-    check_responses(&s.out);
+    check_responses(&s.out, memmem(data, size, "HEAD ", 5) != NULL);
     if (!fd_httpd_close(&s) && !s.reload.waiting && s.refs)
         FAIL("callbacks outstanding after close");
     fd_httpd_free(&s);
