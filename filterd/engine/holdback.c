@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "fd_error.h"
-#include "ruleset.h"
 #include "utf8.h"
 
 /* The character at P (LEN bytes left) and its length. Text and literals are
