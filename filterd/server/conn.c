@@ -268,10 +268,11 @@ static void maybe_free(fd_conn *c)
 
 /* ---- the door's callbacks -------------------------------------------------- */
 
-/* Responses became ready, or a reload was answered: write, go on. */
-static void door_wake(fd_ndjson *s)
+/* Responses became ready, or a reload was answered: write, go on. The
+ * same for either door; only the way back from the door's session to its
+ * connection differs. */
+static void conn_wake(fd_conn *c)
 {
-    fd_conn *c = CONN_OF(s);
     if (c->closing)
         return;
     mark_dirty(c);
@@ -280,31 +281,33 @@ static void door_wake(fd_ndjson *s)
     maybe_finish(c);
 }
 
-static void door_release(fd_ndjson *s)
+/* The door has no callback outstanding: the connection may be freed. */
+static void conn_door_released(fd_conn *c)
 {
-    fd_conn *c = CONN_OF(s);
     c->door_done = true;
     maybe_free(c);
+}
+
+static void door_wake(fd_ndjson *s)
+{
+    conn_wake(CONN_OF(s));
+}
+
+static void door_release(fd_ndjson *s)
+{
+    conn_door_released(CONN_OF(s));
 }
 
 static const fd_ndjson_ops door_ops = {door_wake, door_release};
 
 static void http_wake(fd_httpd *s)
 {
-    fd_conn *c = CONN_OF_HD(s);
-    if (c->closing)
-        return;
-    mark_dirty(c);
-    process(c);
-    update_reading(c);
-    maybe_finish(c);
+    conn_wake(CONN_OF_HD(s));
 }
 
 static void http_release(fd_httpd *s)
 {
-    fd_conn *c = CONN_OF_HD(s);
-    c->door_done = true;
-    maybe_free(c);
+    conn_door_released(CONN_OF_HD(s));
 }
 
 static const fd_httpd_ops http_ops = {http_wake, http_release};
